@@ -1,0 +1,78 @@
+"""Finite-difference checks of derivatives.
+
+``numerical_derivative(f, x)`` estimates the derivative of any function of an array by centred
+differences; ``gradcheck(f, x, analytic)`` compares it with a formula and returns the largest
+relative error, in the CS231n convention ``|a - b| / max(|a| + |b|, floor)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def numerical_derivative(f: Callable[[np.ndarray], np.ndarray], x, h: float = 1e-5) -> np.ndarray:
+    """Centred finite differences ``(f(x + h e_i) - f(x - h e_i)) / (2h)`` for every entry i.
+
+    ``x: any shape S`` (converted to float64). If ``f(x)`` has shape ``T`` the result has shape
+    ``T + S`` (a Jacobian); for scalar ``f`` it has shape ``S`` (a gradient). The step actually
+    taken is ``(x_i + h) - (x_i - h)`` as stored in floating point, so large ``|x_i|`` do not add
+    a representation error to the quotient.
+    """
+    x = np.array(x, dtype=np.float64)  # a private copy we may perturb
+    out_shape = np.shape(f(x.copy()))
+    deriv = np.empty(out_shape + x.shape)
+    flat_x = x.reshape(-1)
+    flat_d = deriv.reshape(out_shape + (flat_x.size,))
+    for i in range(flat_x.size):
+        original = flat_x[i]
+        flat_x[i] = original + h
+        upper_x = flat_x[i]
+        f_plus = np.asarray(f(x.copy()), dtype=np.float64)
+        flat_x[i] = original - h
+        lower_x = flat_x[i]
+        f_minus = np.asarray(f(x.copy()), dtype=np.float64)
+        flat_x[i] = original
+        flat_d[..., i] = (f_plus - f_minus) / (upper_x - lower_x)
+    return deriv
+
+
+def relative_error(a, b, floor: float = 1e-8) -> float:
+    """Largest elementwise ``|a - b| / max(|a| + |b|, floor)``.
+
+    ``floor`` keeps pairs of (near-)zero entries from dividing by zero: below it, entries are
+    compared by absolute difference scaled by ``1 / floor``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare arrays of shapes {a.shape} and {b.shape}.")
+    if a.size == 0:
+        return 0.0
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)))
+
+
+def gradcheck(
+    f: Callable[[np.ndarray], np.ndarray],
+    x,
+    analytic,
+    h: float = 1e-5,
+    floor: float = 1e-8,
+) -> float:
+    """Max relative error between ``analytic`` and the centred-difference derivative of f at x.
+
+    ``analytic`` must have the shape :func:`numerical_derivative` returns (the gradient for a
+    scalar ``f``, the Jacobian ``f(x).shape + x.shape`` otherwise).
+    """
+    numeric = numerical_derivative(f, x, h=h)
+    analytic = np.asarray(analytic)
+    if analytic.shape != numeric.shape:
+        raise ValueError(
+            f"analytic derivative has shape {analytic.shape}, but f(x) has shape "
+            f"{numeric.shape[: numeric.ndim - np.ndim(x)]} and x has shape {np.shape(x)}, "
+            f"so the derivative must have shape {numeric.shape}."
+        )
+    return relative_error(analytic, numeric, floor=floor)
