@@ -25,6 +25,7 @@ def test_live_slider_renders_the_initial_value_as_png():
     assert bytes(image.value).startswith(b"\x89PNG")
     slider.value = 3.0
     assert calls == [2.0, 3.0]
+    assert box._repr_mimebundle_()["text/plain"].startswith("<live slider over v")
 
 
 def test_scrubbable_figure_has_html_frames_and_a_still_png():

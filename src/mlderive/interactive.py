@@ -12,6 +12,7 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
@@ -23,6 +24,21 @@ def _options(values: Sequence[float], fmt: str) -> list[tuple[str, float]]:
     if len(values) < 2:
         raise ValueError(f"a slider needs at least two values, got {len(values)}.")
     return [(format(v, fmt), v) for v in values]
+
+
+class LiveSlider(widgets.VBox):
+    """A slider above its picture. Outside a live kernel (the PDF, plain text) it shows a
+    one-line hint instead of the widget's internal representation."""
+
+    def __init__(self, children, description: str):
+        super().__init__(children)
+        self._hint = f"<live slider over {description}: run this notebook to move it>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle:
+            bundle["text/plain"] = self._hint
+        return bundle
 
 
 def render_png(draw: DrawFunction, value: float, figsize, dpi: int) -> bytes:
@@ -52,8 +68,6 @@ def live_slider(
     Each frame is rendered to PNG and shown in an ``Image`` widget, so the widget needs no
     output capture: it behaves the same in JupyterLab, under nbval and in saved widget state.
     """
-    import ipywidgets as widgets
-
     options = _options(values, fmt)
     slider = widgets.SelectionSlider(
         options=options,
@@ -70,7 +84,7 @@ def live_slider(
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, image])
+    return LiveSlider([slider, image], description=description)
 
 
 class ScrubbableFigure:
