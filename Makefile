@@ -8,7 +8,12 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS ?= $(sort $(wildcard book/*.ipynb))
 export MLDERIVE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup book test lint lab execute clean
+# Debian packages for `make pdf` and for the reader's tests in tests/publish (CI installs them).
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+  tex-gyre texlive-plain-generic poppler-utils
+BROWSER_PACKAGES := chromium chromium-driver
+
+.PHONY: setup book pdf test lint lab execute clean apt-packages
 
 setup: $(STAMP)
 
@@ -26,6 +31,13 @@ book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is in _build/html/index.html"
 
+pdf: setup
+	@command -v latexmk >/dev/null && command -v pdflatex >/dev/null || { \
+	  echo "make pdf needs LaTeX. Install it with:"; \
+	  echo "  sudo apt-get install $(TEX_PACKAGES)"; exit 1; }
+	$(BIN)/jupyter-book build . --builder pdflatex
+	@echo "The PDF is in _build/latex/mlderive.pdf"
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,6 +53,9 @@ execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.store_widget_state=True \
 	  $(NOTEBOOKS)
+
+apt-packages:
+	@echo make $(TEX_PACKAGES) $(BROWSER_PACKAGES)
 
 clean:
 	rm -rf _build

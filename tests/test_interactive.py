@@ -33,6 +33,7 @@ def test_scrubbable_figure_has_html_frames_and_a_still_png():
     figure = scrubbable_figure(draw, [1.0, 2.0, 3.0], "v")
     bundle = figure._repr_mimebundle_()
     assert "<input" in bundle["text/html"] and "anim" in bundle["text/html"]
+    assert "https://" not in bundle["text/html"] and "http://" not in bundle["text/html"]
     assert bundle["image/png"] and bundle["text/plain"] == "<3 frames, v from 1 to 3>"
     assert sorted(set(calls)) == [1.0, 2.0, 3.0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
@@ -18,6 +19,10 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
 
 DrawFunction = Callable[[Figure, float], None]
+
+# to_jshtml() links Font Awesome from a CDN for its button icons; the book's theme (and
+# JupyterLab) already provide Font Awesome, and the book must load nothing from the internet.
+_EXTERNAL_STYLESHEET = re.compile(r"<link\s+rel=\"stylesheet\"\s+href=\"https?://[^\"]*\">\s*")
 
 
 def _options(values: Sequence[float], fmt: str) -> list[tuple[str, float]]:
@@ -123,7 +128,7 @@ class ScrubbableFigure:
             return []
 
         animation = FuncAnimation(fig, frame, frames=self.values, blit=False, repeat=False)
-        self._html = animation.to_jshtml(fps=4, default_mode="once")
+        self._html = _EXTERNAL_STYLESHEET.sub("", animation.to_jshtml(fps=4, default_mode="once"))
         plt.close(fig)
         still_png = render_png(titled, self.still, figsize, int(dpi * 1.5))
         self._png = base64.b64encode(still_png).decode("ascii")

@@ -1,0 +1,126 @@
+"""The website as a reader sees it: offline, math typeset, the static sliders alive."""
+
+import re
+import shutil
+import tempfile
+
+import pytest
+
+from .conftest import BROWSER_PACKAGES, ROOT, require_tools
+
+PAGES = ["book/softmax.html", "book/cross-entropy.html"]
+EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//", re.I)
+
+
+def test_no_page_loads_scripts_or_styles_from_the_internet(html_dir):
+    pages = sorted(html_dir.rglob("*.html"))
+    assert len(pages) >= 4
+    offenders = {
+        str(page.relative_to(html_dir)): EXTERNAL.findall(page.read_text(encoding="utf-8"))
+        for page in pages
+    }
+    offenders = {page: found for page, found in offenders.items() if found}
+    assert not offenders, f"external scripts or styles: {offenders}"
+
+
+def test_vendored_assets_are_in_the_site(html_dir):
+    for asset in ("vendor/mathjax/tex-svg-full.js", "vendor/require.js"):
+        assert (html_dir / asset).stat().st_size > 10_000, asset
+    assert (html_dir / "vendor/html-manager/embed-amd.js").exists()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_tools("chromium", "chromedriver", install=BROWSER_PACKAGES)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1200,1600",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+WAIT_FOR_MATHJAX = """
+const done = arguments[arguments.length - 1];
+const start = Date.now();
+(function poll() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => done(true), () => done(false));
+  } else if (Date.now() - start > 50000) { done(false); } else { setTimeout(poll, 100); }
+})();
+"""
+
+TEXT_OUTSIDE_CODE = """
+const main = document.querySelector('main').cloneNode(true);
+main.querySelectorAll('pre, code, mjx-container, script').forEach(e => e.remove());
+return main.innerText;
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_math_is_typeset(browser, html_dir, page):
+    browser.get((html_dir / page).as_uri())
+    assert browser.execute_async_script(WAIT_FOR_MATHJAX), "MathJax never finished loading"
+    typeset = browser.execute_script("return document.querySelectorAll('mjx-container').length")
+    assert typeset > 20, f"only {typeset} formulas typeset on {page}"
+    prose = browser.execute_script(TEXT_OUTSIDE_CODE)
+    for raw in ("$$", "\\(", "\\[", "\\frac", "\\hat"):
+        assert raw not in prose, f"raw math {raw!r} left on {page}"
+    screenshots = ROOT / "_build" / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(screenshots / page.replace("/", "_").replace(".html", ".png")))
+
+
+FRAME_SOURCE = "return document.querySelector('img[id^=\"_anim_img\"]').src"
+MOVE_SLIDER = """
+const slider = document.querySelector('input[type=range][id^="_anim_slider"]');
+slider.value = arguments[0];
+slider.dispatchEvent(new Event('input', {bubbles: true}));
+return slider.max;
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_static_slider_changes_the_frame(browser, html_dir, page):
+    browser.get((html_dir / page).as_uri())
+    browser.execute_async_script(WAIT_FOR_MATHJAX)
+    first = browser.execute_script(FRAME_SOURCE)
+    last_index = int(browser.execute_script(MOVE_SLIDER, 0))
+    assert browser.execute_script(FRAME_SOURCE) == first
+    browser.execute_script(MOVE_SLIDER, last_index)
+    last = browser.execute_script(FRAME_SOURCE)
+    assert last.startswith("data:image/png") and last != first
+
+
+def test_saved_widget_state_renders_a_slider_and_its_picture(browser, html_dir):
+    browser.get((html_dir / PAGES[0]).as_uri())
+    rendered = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const start = Date.now();
+        (function poll() {
+          const slider = document.querySelector('.widget-slider, .jupyter-widget-slider');
+          const picture = document.querySelector('.widget-image, .jupyter-widget-image');
+          if (slider && picture) { done(true); }
+          else if (Date.now() - start > 30000) { done(false); } else { setTimeout(poll, 200); }
+        })();
+        """
+    )
+    assert rendered, "the saved ipywidgets state did not render (widget manager not loaded?)"
