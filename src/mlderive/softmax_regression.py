@@ -15,6 +15,7 @@ Shapes: ``X: (n, d)``, ``W: (d, K)``, ``b: (K,)``, labels integer ``(n,)`` or pr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -204,26 +205,27 @@ def fit(
     W_ahead, b_ahead, t = W, b, 1.0  # the extrapolated point where the gradient is taken
     losses = []
     for steps in range(int(max_steps) + 1):
-        loss, dW, db = loss_and_gradients(W_ahead, b_ahead, X, Y, l2)
+        loss, dW, db = _objective(W_ahead, b_ahead, X, Y, l2)
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"the loss became {loss} after {steps} steps; check X for inf/NaN or huge values."
             )
         losses.append(loss)
         squared_norm = float(np.sum(dW * dW, dtype=np.float64) + np.sum(db * db, dtype=np.float64))
-        grad_norm = np.sqrt(squared_norm)
+        grad_norm = math.sqrt(squared_norm)
         if grad_norm <= tol or steps == max_steps:
             break
         while True:
             W_next, b_next = W_ahead - step * dW, b_ahead - step * db
             if (
                 step <= min_step
-                or _loss(W_next, b_next, X, Y, l2) <= loss - 0.5 * step * squared_norm
+                or _objective(W_next, b_next, X, Y, l2, gradients=False)
+                <= loss - 0.5 * step * squared_norm
             ):
                 break
             step = max(0.5 * step, min_step)
         uphill = np.sum(dW * (W_next - W)) + np.sum(db * (b_next - b)) > 0
-        t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * (1.0 if uphill else t) ** 2))
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * (1.0 if uphill else t) ** 2))
         momentum = 0.0 if uphill else (t - 1.0) / t_next
         W_ahead = W_next + momentum * (W_next - W)
         b_ahead = b_next + momentum * (b_next - b)
@@ -232,8 +234,18 @@ def fit(
     return FitResult(W_ahead, b_ahead, np.array(losses), grad_norm, steps, grad_norm <= tol)
 
 
-def _loss(W, b, X, Y, l2: float) -> float:
-    return cross_entropy(X @ W + b, Y) + 0.5 * l2 * float(np.sum(W * W))
+def _objective(W, b, X, Y, l2: float, gradients: bool = True):
+    """``J`` (and its gradients) for checked arrays and label probabilities ``Y: (n, K)``.
+
+    The same formulas as :func:`loss_and_gradients`, with one log-softmax per call and no
+    input checks: the inner loop of :func:`fit`.
+    """
+    log_p = log_softmax(X @ W + b)
+    loss = -float(np.sum(Y * log_p)) / X.shape[0] + 0.5 * l2 * float(np.sum(W * W))
+    if not gradients:
+        return loss
+    dZ = (np.exp(log_p) - Y) / X.shape[0]
+    return loss, X.T @ dZ + l2 * W, dZ.sum(axis=0)
 
 
 def _check_l2(l2) -> float:
