@@ -1,0 +1,561 @@
+"""Support-vector machines: the multiclass hinge loss, and the binary SVM with squared slack.
+
+Multiclass part (classes ``0 .. K-1``, no bias): ``W: (d, K)`` holds one weight vector per
+column, ``X: (n, d)`` one example per row, ``labels: (n,)`` integers. The scores are
+``S = X W``, the classifier predicts ``argmax_j S[i, j]`` and the loss of example ``i`` is
+
+    l_i(W) = max_j (S[i, j] - S[i, y_i] + 1[j != y_i]),      f(W) = mean_i l_i(W).
+
+Binary part (labels ``y: (n,)`` in {-1, +1}, ``C > 0``, a Gram matrix ``K: (n, n)``):
+
+    primal  min_{w, b}  1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (w^T x_i + b))^2
+    dual    max_alpha   1^T alpha - 1/2 alpha^T Y (K + I/C) Y alpha
+            s.t. alpha >= 0, y^T alpha = 0               (Y = diag(y))
+
+The primal is solved by a generalized Newton method, the dual by SMO-style pairwise
+coordinate ascent; a projected-gradient solver for the dual that keeps the multipliers
+``beta`` of the constraints ``xi >= 0``, and a brute-force active-set solver for tiny
+problems, serve as independent cross-checks.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import as_float_array, check_int_labels
+
+# ----------------------------------------------------------------------------------------------
+# The multiclass hinge loss
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_multiclass(W, X, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = as_float_array(X, "X", ndim=2)
+    W = as_float_array(W, "W", ndim=2)
+    if W.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"W must have shape ({X.shape[1]}, K): one row per feature of X {X.shape}; "
+            f"got {W.shape}."
+        )
+    labels = check_int_labels(labels, X.shape[0], W.shape[1])
+    return W, X, labels
+
+
+def hinge_margins(W, X, labels) -> np.ndarray:
+    """The terms of the multiclass hinge, ``A[i, j] = s_ij - s_{i y_i} + 1[j != y_i]``: (n, K).
+
+    ``s = X W``. The entry ``A[i, y_i]`` is exactly 0 (a float minus itself).
+    """
+    W, X, labels = _check_multiclass(W, X, labels)
+    scores = X @ W
+    rows = np.arange(X.shape[0])
+    margins = scores - scores[rows, labels][:, None] + 1.0
+    margins[rows, labels] = 0.0
+    return margins
+
+
+def multiclass_hinge_losses(W, X, labels) -> np.ndarray:
+    """Per-example multiclass hinge loss ``l_i = max_j A[i, j]``: (n,), always >= 0."""
+    return hinge_margins(W, X, labels).max(axis=1)
+
+
+def multiclass_hinge_loss(W, X, labels) -> float:
+    """The training objective ``f(W) = mean_i l_i(W)``."""
+    return float(np.mean(multiclass_hinge_losses(W, X, labels)))
+
+
+def multiclass_hinge_subgradient(W, X, labels) -> np.ndarray:
+    """A subgradient of ``f`` at ``W``: (d, K).
+
+    For each example take a maximising class ``j_i`` of row ``i`` of :func:`hinge_margins`;
+    the subgradient of ``l_i`` is ``x_i (e_{j_i} - e_{y_i})^T``. Ties are broken in favour of
+    the true class, so an example with ``l_i = 0`` contributes zero. Where every row has a
+    unique maximiser, ``f`` is differentiable and this is its gradient.
+    """
+    W, X, labels = _check_multiclass(W, X, labels)
+    margins = hinge_margins(W, X, labels)
+    rows = np.arange(X.shape[0])
+    chosen = np.argmax(margins, axis=1)
+    chosen = np.where(margins[rows, labels] >= margins[rows, chosen], labels, chosen)
+    coefficients = np.zeros_like(margins)
+    coefficients[rows, chosen] += 1.0
+    coefficients[rows, labels] -= 1.0
+    return X.T @ coefficients / X.shape[0]
+
+
+def predict_classes(W, X) -> np.ndarray:
+    """Arg-max classifier ``argmax_j (X W)[i, j]``: (n,); ties go to the lowest index."""
+    X = as_float_array(X, "X", ndim=2)
+    W = as_float_array(W, "W", ndim=2)
+    if W.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"W must have shape ({X.shape[1]}, K) to match X {X.shape}, got {W.shape}."
+        )
+    return np.argmax(X @ W, axis=1)
+
+
+def zero_one_losses(W, X, labels) -> np.ndarray:
+    """Per-example 0-1 loss of the arg-max classifier: (n,) floats in {0, 1}."""
+    W, X, labels = _check_multiclass(W, X, labels)
+    return (predict_classes(W, X) != labels).astype(np.float64)
+
+
+def margin_gaps(W, X, labels) -> np.ndarray:
+    """``g_i = max_{j != y_i} (s_ij - s_{i y_i})``: (n,). Negative iff ``y_i`` wins strictly."""
+    W, X, labels = _check_multiclass(W, X, labels)
+    if W.shape[1] < 2:
+        raise ValueError(f"margin gaps need at least 2 classes (columns of W), got {W.shape[1]}.")
+    scores = X @ W
+    rows = np.arange(X.shape[0])
+    others = scores.copy()
+    others[rows, labels] = -np.inf
+    return others.max(axis=1) - scores[rows, labels]
+
+
+def separating_scale(W, X, labels) -> float:
+    """The factor ``-1/M`` with ``M = max_i g_i`` (see :func:`margin_gaps`).
+
+    Scaling a strict separator by it makes every gap at most -1, so the hinge loss vanishes.
+    Raises ValueError when ``M >= 0``: then ``W`` does not separate the data strictly (some
+    example is misclassified or tied with another class) and no positive scale works.
+    """
+    largest_gap = float(np.max(margin_gaps(W, X, labels)))
+    if not largest_gap < 0:
+        raise ValueError(
+            f"W does not separate the data strictly: the largest margin gap is M = {largest_gap} "
+            f">= 0, so -1/M is not a positive scale. Pass a W with X W[i, y_i] > X W[i, j] for "
+            f"every example i and every class j != y_i."
+        )
+    return -1.0 / largest_gap
+
+
+def planted_separable_data(
+    n: int, d: int, num_classes: int, rng: np.random.Generator, min_gap: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random data that a planted ``W_planted: (d, K)`` separates with every gap <= -min_gap.
+
+    Rows of ``X: (n, d)`` are standard normal; ``labels: (n,)`` are the arg-max classes of
+    ``X W_planted``. Rows with a gap above ``-min_gap`` are redrawn (``min_gap = 0`` still
+    drops exact ties). Returns ``(X, labels, W_planted)``.
+    """
+    if n < 1 or d < 1 or num_classes < 2:
+        raise ValueError(f"need n >= 1, d >= 1 and num_classes >= 2; got {n}, {d}, {num_classes}.")
+    if min_gap < 0:
+        raise ValueError(f"min_gap must be >= 0, got {min_gap}.")
+    W_planted = rng.normal(size=(d, num_classes))
+    kept: list[np.ndarray] = []
+    count = 0
+    for _ in range(1000):
+        candidates = rng.normal(size=(2 * n, d))
+        scores = np.sort(candidates @ W_planted, axis=1)
+        good = candidates[scores[:, -2] - scores[:, -1] < -min_gap]
+        kept.append(good)
+        count += good.shape[0]
+        if count >= n:
+            break
+    else:
+        raise ValueError(f"min_gap = {min_gap} is too large: almost no random point satisfies it.")
+    X = np.concatenate(kept)[:n]
+    return X, np.argmax(X @ W_planted, axis=1), W_planted
+
+
+def hinge_subgradient_descent(
+    X, labels, num_classes: int, lr: float, max_steps: int, W0=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Subgradient descent ``W <- W - lr * G(W)`` on ``f`` from ``W0`` (default: zeros).
+
+    Stops as soon as ``f(W) == 0`` exactly (then the subgradient is zero and the iterates would
+    stay put) or after ``max_steps`` steps. Returns ``(W: (d, K), losses, errors)`` where
+    ``losses[t]`` is ``f`` and ``errors[t]`` the training error rate after ``t`` steps.
+    """
+    X = as_float_array(X, "X", ndim=2)
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}.")
+    W = np.zeros((X.shape[1], num_classes)) if W0 is None else np.array(W0, dtype=np.float64)
+    losses = [multiclass_hinge_loss(W, X, labels)]
+    errors = [float(np.mean(zero_one_losses(W, X, labels)))]
+    for _ in range(max_steps):
+        if losses[-1] == 0.0:
+            break
+        W = W - lr * multiclass_hinge_subgradient(W, X, labels)
+        losses.append(multiclass_hinge_loss(W, X, labels))
+        errors.append(float(np.mean(zero_one_losses(W, X, labels))))
+    return W, np.array(losses), np.array(errors)
+
+
+# ----------------------------------------------------------------------------------------------
+# The binary SVM with squared slack: checks and objectives
+# ----------------------------------------------------------------------------------------------
+
+
+def check_C(C) -> float:
+    """Return ``C`` as a float, raising ValueError unless it is positive and finite."""
+    C = float(C)
+    if not (np.isfinite(C) and C > 0):
+        raise ValueError(f"C must be a positive finite number, got {C}.")
+    return C
+
+
+def check_binary_labels(y, n: int) -> np.ndarray:
+    """Return ``y: (n,)`` as float64, checking that it holds -1 and +1 (both present)."""
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}.")
+    if not np.all((y == 1) | (y == -1)):
+        found = np.unique(y)[:5]
+        raise ValueError(
+            f"y must hold labels -1 and +1, got values such as {found}. "
+            f"Map 0/1 labels with y = 2 * labels - 1."
+        )
+    if np.all(y == y[0]):
+        raise ValueError("y must contain both classes (-1 and +1); it holds only one.")
+    return y.astype(np.float64)
+
+
+def _check_y(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D, one label in {{-1, +1}} per example; got shape {y.shape}."
+        )
+    return check_binary_labels(y, y.shape[0])
+
+
+def _check_binary(X, y) -> tuple[np.ndarray, np.ndarray]:
+    X = as_float_array(X, "X", ndim=2).astype(np.float64, copy=False)
+    return X, check_binary_labels(y, X.shape[0])
+
+
+def _check_w_b(w, b, d: int) -> tuple[np.ndarray, float]:
+    w = as_float_array(w, "w", ndim=1)
+    if w.shape != (d,):
+        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}.")
+    return w, float(b)
+
+
+def _check_gram(K, n: int) -> np.ndarray:
+    K = as_float_array(K, "K", ndim=2).astype(np.float64, copy=False)
+    if K.shape != (n, n):
+        raise ValueError(f"K must be the (n, n) = ({n}, {n}) Gram matrix of X, got {K.shape}.")
+    return K
+
+
+def _check_alpha(alpha, n: int, name: str = "alpha") -> np.ndarray:
+    alpha = as_float_array(alpha, name, ndim=1).astype(np.float64, copy=False)
+    if alpha.shape != (n,):
+        raise ValueError(
+            f"{name} must have shape ({n},), one entry per example; got {alpha.shape}."
+        )
+    return alpha
+
+
+def slacks(w, b, X, y) -> np.ndarray:
+    """The smallest feasible slacks ``xi_i = max(0, 1 - y_i (w^T x_i + b))``: (n,)."""
+    X, y = _check_binary(X, y)
+    w, b = _check_w_b(w, b, X.shape[1])
+    return np.maximum(0.0, 1.0 - y * (X @ w + b))
+
+
+def primal_objective(w, b, X, y, C) -> float:
+    """``P(w, b) = 1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (w^T x_i + b))^2``."""
+    C = check_C(C)
+    xi = slacks(w, b, X, y)
+    w = np.asarray(w, dtype=np.float64)
+    return float(0.5 * w @ w + 0.5 * C * xi @ xi)
+
+
+def primal_gradient(w, b, X, y, C) -> tuple[np.ndarray, float]:
+    """Gradient of :func:`primal_objective`: ``(w - C X^T (y * xi), -C y^T xi)``.
+
+    ``P`` is differentiable everywhere (the square smooths the kink of the hinge) and its
+    gradient is Lipschitz with constant ``max(1, C * ||[X, 1]||_2^2)``.
+    """
+    C = check_C(C)
+    X, y = _check_binary(X, y)
+    xi = slacks(w, b, X, y)
+    return np.asarray(w, dtype=np.float64) - C * X.T @ (y * xi), float(-C * y @ xi)
+
+
+def lagrangian(w, b, xi, alpha, beta, X, y, C) -> float:
+    """``L = 1/2||w||^2 + C/2 ||xi||^2 + sum_i alpha_i (1 - xi_i - y_i(w^T x_i + b)) - beta^T xi``.
+
+    ``xi, alpha, beta: (n,)``; ``beta`` multiplies the constraints ``xi >= 0``.
+    """
+    C = check_C(C)
+    X, y = _check_binary(X, y)
+    n = X.shape[0]
+    w, b = _check_w_b(w, b, X.shape[1])
+    xi, alpha, beta = (
+        _check_alpha(v, n, name) for v, name in ((xi, "xi"), (alpha, "alpha"), (beta, "beta"))
+    )
+    constraint = 1.0 - xi - y * (X @ w + b)
+    return float(0.5 * w @ w + 0.5 * C * xi @ xi + alpha @ constraint - beta @ xi)
+
+
+def dual_function(alpha, beta, K, y, C, tol: float = 1e-9) -> float:
+    """The dual function ``g(alpha, beta) = min_{w, b, xi} L``: a float, possibly ``-inf``.
+
+    Where ``y^T alpha = 0`` (to ``tol * (1 + sum |alpha|)``) it equals
+    ``1^T alpha - 1/2 (y*alpha)^T K (y*alpha) - ||alpha + beta||^2 / (2C)``; elsewhere ``L`` is
+    unbounded below in ``b`` and the value is ``-inf``.
+    """
+    C = check_C(C)
+    y = _check_y(y)
+    n = y.shape[0]
+    K = _check_gram(K, n)
+    alpha, beta = _check_alpha(alpha, n), _check_alpha(beta, n, "beta")
+    if abs(y @ alpha) > tol * (1.0 + np.abs(alpha).sum()):
+        return -np.inf
+    ya = y * alpha
+    return float(alpha.sum() - 0.5 * ya @ K @ ya - (alpha + beta) @ (alpha + beta) / (2.0 * C))
+
+
+def dual_objective(alpha, K, y, C) -> float:
+    """``D(alpha) = 1^T alpha - 1/2 alpha^T Y (K + I/C) Y alpha`` (no feasibility check)."""
+    C = check_C(C)
+    y = _check_y(y)
+    K = _check_gram(K, y.shape[0])
+    alpha = _check_alpha(alpha, y.shape[0])
+    ya = y * alpha
+    return float(alpha.sum() - 0.5 * ya @ K @ ya - alpha @ alpha / (2.0 * C))
+
+
+def _dual_hessian(K: np.ndarray, y: np.ndarray, C: float) -> np.ndarray:
+    """``Q = Y (K + I/C) Y``, the Hessian of ``-D``: (n, n)."""
+    return y[:, None] * y[None, :] * K + np.eye(y.shape[0]) / C
+
+
+# ----------------------------------------------------------------------------------------------
+# Solvers
+# ----------------------------------------------------------------------------------------------
+
+
+class PrimalSolution(NamedTuple):
+    """Result of :func:`solve_primal`."""
+
+    w: np.ndarray
+    b: float
+    iterations: int
+    gradient_norm: float
+
+
+class DualSolution(NamedTuple):
+    """Result of :func:`solve_dual`; ``violation`` is the final maximal KKT violation."""
+
+    alpha: np.ndarray
+    iterations: int
+    violation: float
+
+
+def solve_primal(X, y, C, tol: float = 1e-9, max_iter: int = 100) -> PrimalSolution:
+    """Minimise :func:`primal_objective` by a generalized Newton method with backtracking.
+
+    With ``theta = (w, b)`` and rows ``z_i = y_i [x_i, 1]``, the gradient is
+    ``[w; 0] - C Z^T xi`` and the generalized Hessian is ``diag(1, .., 1, 0) + C Z_A^T Z_A``
+    over the active rows ``A = {i : xi_i > 0}``. On each piece where ``A`` is fixed ``P`` is
+    quadratic, so once the active set settles a full Newton step lands on the minimiser.
+    Stops when ``max |gradient| <= tol``; raises RuntimeError after ``max_iter`` steps.
+    """
+    C = check_C(C)
+    X, y = _check_binary(X, y)
+    n, d = X.shape
+    Z = y[:, None] * np.hstack([X, np.ones((n, 1))])
+    penalised = np.ones(d + 1)
+    penalised[-1] = 0.0
+
+    def objective(theta: np.ndarray) -> float:
+        xi = np.maximum(0.0, 1.0 - Z @ theta)
+        return float(0.5 * theta[:d] @ theta[:d] + 0.5 * C * xi @ xi)
+
+    theta = np.zeros(d + 1)
+    for iteration in range(max_iter + 1):
+        xi = np.maximum(0.0, 1.0 - Z @ theta)
+        gradient = penalised * theta - C * Z.T @ xi
+        gradient_norm = float(np.max(np.abs(gradient)))
+        if gradient_norm <= tol:
+            return PrimalSolution(theta[:d].copy(), float(theta[-1]), iteration, gradient_norm)
+        if iteration == max_iter:
+            break
+        active = Z[xi > 0]
+        hessian = np.diag(penalised) + C * active.T @ active
+        if active.shape[0] == 0:
+            hessian[-1, -1] = 1.0  # no active row: P does not depend on b here, and dP/db = 0
+        step = -np.linalg.solve(hessian, gradient)
+        value, slope, t = objective(theta), float(gradient @ step), 1.0
+        while objective(theta + t * step) > value + 1e-4 * t * slope and t > 1e-10:
+            t *= 0.5
+        theta = theta + t * step
+    raise RuntimeError(
+        f"solve_primal did not reach max |gradient| <= {tol} in {max_iter} Newton steps "
+        f"(last: {gradient_norm:.3g}). Raise max_iter or tol, or rescale X."
+    )
+
+
+def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSolution:
+    """Maximise :func:`dual_objective` over ``alpha >= 0, y^T alpha = 0`` by pairwise ascent.
+
+    SMO with second-order working-set selection. Write ``G = Q alpha - 1`` (the gradient of
+    ``-D``, ``Q = Y (K + I/C) Y``). Moving along ``alpha_i += y_i t, alpha_j -= y_j t`` keeps
+    ``y^T alpha = 0``. ``D`` restricted to the pair is a concave parabola with curvature
+    ``K_ii + K_jj - 2 K_ij + 2/C > 0``, maximised exactly (clipped at ``alpha >= 0``).
+    ``i`` maximises ``-y_t G_t`` among the indices that may move up, and ``j`` is the partner
+    (among those that may move down) whose exact pair update raises ``D`` the most. The KKT
+    violation ``max_up(-y G) - min_down(-y G)`` is zero exactly at the optimum; stop when it
+    is <= ``tol``. Returns the solution, the number of pair updates and the final violation.
+    """
+    C = check_C(C)
+    y = _check_y(y)
+    n = y.shape[0]
+    K = _check_gram(K, n)
+    Q = _dual_hessian(K, y, C)
+    diagonal = np.diag(K)
+    alpha = np.zeros(n)
+    gradient = -np.ones(n)
+    positive = y > 0
+    violation = np.inf
+    for iteration in range(max_iter + 1):
+        score = -y * gradient
+        movable_up = positive | (alpha > 0)
+        movable_down = ~positive | (alpha > 0)
+        i = int(np.argmax(np.where(movable_up, score, -np.inf)))
+        violation = float(score[i] - np.min(np.where(movable_down, score, np.inf)))
+        if violation <= tol:
+            return DualSolution(alpha, iteration, violation)
+        if iteration == max_iter:
+            break
+        # second-order choice of j: the largest gain (score_i - score_t)^2 / (2 curvature_t)
+        curvatures = diagonal[i] + diagonal - 2.0 * K[i] + 2.0 / C
+        excess = score[i] - score
+        gains = np.where(movable_down & (excess > 0), excess**2 / curvatures, -np.inf)
+        j = int(np.argmax(gains))
+        t = excess[j] / curvatures[j]
+        if y[i] < 0:
+            t = min(t, alpha[i])
+        if y[j] > 0:
+            t = min(t, alpha[j])
+        alpha[i] += y[i] * t
+        alpha[j] -= y[j] * t
+        gradient += (y[i] * t) * Q[i] - (y[j] * t) * Q[j]  # Q is symmetric: rows are columns
+    raise RuntimeError(
+        f"solve_dual stopped after {max_iter} pair updates with KKT violation {violation:.3g} "
+        f"> tol = {tol}. Raise max_iter or tol."
+    )
+
+
+def recover_primal(alpha, X, y, C, support_threshold: float = 1e-8) -> tuple[np.ndarray, float]:
+    """``(w, b)`` from dual variables ``alpha: (n,)``.
+
+    ``w = sum_i alpha_i y_i x_i`` (stationarity in ``w``). For a support vector
+    (``alpha_i > 0``) complementary slackness and ``xi_i = alpha_i / C`` give
+    ``y_i (w^T x_i + b) = 1 - alpha_i / C``, i.e. ``b = y_i (1 - alpha_i / C) - w^T x_i``;
+    this averages that over the indices with ``alpha_i > support_threshold * max(alpha)``.
+    """
+    C = check_C(C)
+    X, y = _check_binary(X, y)
+    alpha = _check_alpha(alpha, X.shape[0])
+    if not np.any(alpha > 0):
+        raise ValueError("alpha has no positive entry, so there is no support vector to give b.")
+    w = X.T @ (alpha * y)
+    support = alpha > support_threshold * alpha.max()
+    b = float(np.mean(y[support] * (1.0 - alpha[support] / C) - X[support] @ w))
+    return w, b
+
+
+def duality_gap(alpha, X, y, C) -> float:
+    """``P(w, b) - D(alpha)`` with ``(w, b)`` from :func:`recover_primal` and the linear kernel.
+
+    For any feasible ``alpha`` this is >= 0 (weak duality) and it bounds how far both
+    ``(w, b)`` and ``alpha`` are from optimal in objective value.
+    """
+    X, y = _check_binary(X, y)
+    w, b = recover_primal(alpha, X, y, C)
+    return primal_objective(w, b, X, y, C) - dual_objective(alpha, X @ X.T, y, C)
+
+
+def project_dual_feasible(v, y) -> np.ndarray:
+    """Euclidean projection of ``v: (n,)`` onto ``{alpha >= 0, y^T alpha = 0}``.
+
+    The projection is ``max(0, v - lam * y)`` for the ``lam`` that makes
+    ``h(lam) = y^T max(0, v - lam * y)`` vanish; ``h`` is continuous, piecewise linear and
+    non-increasing with kinks at ``lam = y_i v_i``, so the root is found exactly by locating
+    its bracket among the sorted kinks and interpolating linearly.
+    """
+    y = _check_y(y)
+    v = _check_alpha(v, y.shape[0], "v")
+    kinks = np.unique(y * v)
+    h = (y[None, :] * np.maximum(0.0, v[None, :] - kinks[:, None] * y[None, :])).sum(axis=1)
+    # h(kinks[0]) >= 0 >= h(kinks[-1]): at the left end only positives, at the right end only
+    # negatives contribute. So the root lies between two neighbouring kinks.
+    if h[0] <= 0:
+        lam = kinks[0]
+    else:
+        k = int(np.nonzero(h > 0)[0][-1])
+        lam = kinks[k] + h[k] * (kinks[k + 1] - kinks[k]) / (h[k] - h[k + 1])
+    return np.maximum(0.0, v - lam * y)
+
+
+def solve_dual_with_slack_multipliers(
+    K, y, C, alpha0, beta0, steps: int = 5000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Projected gradient ascent on ``g(alpha, beta)``: ``alpha >= 0, y^T alpha = 0, beta >= 0``.
+
+    This is the dual of the primal that keeps the constraints ``xi >= 0`` (multipliers
+    ``beta``). Step ``1/L`` with ``L = lambda_max(Y K Y) + 2/C``, a bound on the curvature of
+    ``-g``. Starts from ``(alpha0, beta0)`` (projected first). Returns ``(alpha, beta)``.
+    """
+    C = check_C(C)
+    y = _check_y(y)
+    n = y.shape[0]
+    K = _check_gram(K, n)
+    YKY = y[:, None] * y[None, :] * K
+    step = 1.0 / (np.linalg.eigvalsh(YKY)[-1] + 2.0 / C)
+    alpha = project_dual_feasible(_check_alpha(alpha0, n, "alpha0"), y)
+    beta = np.maximum(0.0, _check_alpha(beta0, n, "beta0"))
+    for _ in range(steps):
+        shrink = (alpha + beta) / C
+        alpha_ascent = 1.0 - YKY @ alpha - shrink
+        alpha = project_dual_feasible(alpha + step * alpha_ascent, y)
+        beta = np.maximum(0.0, beta - step * shrink)
+    return alpha, beta
+
+
+def solve_dual_by_active_sets(K, y, C, max_n: int = 14) -> np.ndarray:
+    """Solve the dual by trying every support set ``S``: exponential, for tiny ``n`` only.
+
+    For a candidate ``S`` the KKT conditions with ``alpha_i = 0`` off ``S`` are linear:
+    ``Q_SS alpha_S + y_S b = 1`` and ``y_S^T alpha_S = 0``. A candidate is optimal when its
+    solution has ``alpha_S >= 0`` and every ``i`` outside ``S`` satisfies
+    ``y_i (w^T x_i + b) >= 1``; the KKT conditions are sufficient for this convex problem.
+    Returns the first such ``alpha: (n,)``, trying smaller support sets first.
+    """
+    C = check_C(C)
+    y = _check_y(y)
+    n = y.shape[0]
+    if n > max_n:
+        raise ValueError(f"brute force tries 2^n support sets; n = {n} > max_n = {max_n}.")
+    K = _check_gram(K, n)
+    Q = _dual_hessian(K, y, C)
+    for size in range(1, n + 1):
+        for support in combinations(range(n), size):
+            S = list(support)
+            system = np.zeros((size + 1, size + 1))
+            system[:size, :size] = Q[np.ix_(S, S)]
+            system[:size, size] = y[S]
+            system[size, :size] = y[S]
+            rhs = np.append(np.ones(size), 0.0)
+            try:
+                solution = np.linalg.solve(system, rhs)
+            except np.linalg.LinAlgError:
+                continue
+            alpha = np.zeros(n)
+            alpha[S] = solution[:size]
+            b = solution[size]
+            # y_i (w^T x_i + b) for alpha_i = 0 equals (Q alpha)_i + y_i b
+            margins = Q @ alpha + y * b
+            outside = np.setdiff1d(np.arange(n), S)
+            if alpha.min() >= -1e-12 and np.all(margins[outside] >= 1.0 - 1e-12):
+                return np.maximum(alpha, 0.0)
+    raise RuntimeError("no support set satisfied the KKT conditions (this should not happen).")

@@ -1,0 +1,308 @@
+"""Tests for mlderive.svm: the multiclass hinge loss and the squared-slack SVM and its dual."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mlderive import svm
+from mlderive.gradcheck import gradcheck
+
+# ----------------------------------------------------------------------------------------------
+# Multiclass hinge loss
+# ----------------------------------------------------------------------------------------------
+
+X_SMALL = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+W_SMALL = np.array([[2.0, 0.0, 1.0], [0.0, 0.5, 0.0]])  # scores: [2,0,1], [0,.5,0], [2,.5,1]
+LABELS_SMALL = np.array([0, 2, 1])
+
+
+def test_hinge_losses_match_a_hand_computed_example():
+    # example 0: class 0 wins by 1 over class 2 -> max(0, 0-2+1, 1-2+1) = 0
+    # example 1: scores [0, .5, 0], y = 2 -> max(0-0+1, .5-0+1, 0) = 1.5
+    # example 2: scores [2, .5, 1], y = 1 -> max(2-.5+1, 0, 1-.5+1) = 2.5
+    losses = svm.multiclass_hinge_losses(W_SMALL, X_SMALL, LABELS_SMALL)
+    np.testing.assert_allclose(losses, [0.0, 1.5, 2.5])
+    assert svm.multiclass_hinge_loss(W_SMALL, X_SMALL, LABELS_SMALL) == pytest.approx(4.0 / 3.0)
+    np.testing.assert_array_equal(svm.zero_one_losses(W_SMALL, X_SMALL, LABELS_SMALL), [0, 1, 1])
+    np.testing.assert_allclose(svm.margin_gaps(W_SMALL, X_SMALL, LABELS_SMALL), [-1.0, 0.5, 1.5])
+
+
+def test_subgradient_matches_a_hand_computed_example():
+    # example 1 picks j = 1 (y = 2), example 2 picks j = 0 (y = 1); example 0 contributes 0
+    expected = (np.outer(X_SMALL[1], [0, 1, -1]) + np.outer(X_SMALL[2], [1, -1, 0])) / 3
+    got = svm.multiclass_hinge_subgradient(W_SMALL, X_SMALL, LABELS_SMALL)
+    np.testing.assert_allclose(got, expected)
+
+
+@st.composite
+def hinge_problems(draw):
+    n = draw(st.integers(1, 6))
+    d = draw(st.integers(1, 4))
+    k = draw(st.integers(2, 4))
+    small_ints = st.integers(-2, 2).map(float)  # small integers make ties frequent
+    W = draw(hnp.arrays(np.float64, (d, k), elements=small_ints))
+    X = draw(hnp.arrays(np.float64, (n, d), elements=small_ints))
+    labels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1)))
+    return W, X, labels
+
+
+@given(hinge_problems())
+@settings(max_examples=100, deadline=None)
+def test_hinge_upper_bounds_the_zero_one_loss_even_with_ties(problem):
+    W, X, labels = problem
+    hinge = svm.multiclass_hinge_losses(W, X, labels)
+    assert np.all(hinge >= svm.zero_one_losses(W, X, labels))
+    assert np.all(hinge >= 0)
+
+
+@given(hinge_problems(), st.integers(0, 2**32 - 1))
+@settings(max_examples=100, deadline=None)
+def test_subgradient_inequality_holds_everywhere(problem, seed):
+    W, X, labels = problem
+    V = np.random.default_rng(seed).normal(scale=2.0, size=W.shape)
+    G = svm.multiclass_hinge_subgradient(W, X, labels)
+    lower = svm.multiclass_hinge_loss(W, X, labels) + np.sum(G * (V - W))
+    assert svm.multiclass_hinge_loss(V, X, labels) >= lower - 1e-12
+
+
+def test_subgradient_is_the_gradient_where_there_are_no_ties():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20, 4))
+    labels = rng.integers(0, 3, size=20)
+    W = rng.normal(size=(4, 3))
+    top_two = np.sort(svm.hinge_margins(W, X, labels), axis=1)[:, -2:]
+    assert np.min(top_two[:, 1] - top_two[:, 0]) > 1e-3  # no tie within the difference step
+
+    def f(V):
+        return svm.multiclass_hinge_loss(V, X, labels)
+
+    analytic = svm.multiclass_hinge_subgradient(W, X, labels)
+    assert gradcheck(f, W, analytic) < 1e-8
+
+
+def test_ties_at_zero_loss_give_a_zero_subgradient():
+    X = np.array([[1.0]])
+    W = np.array([[0.0, 1.0]])  # label 1 leads by exactly 1: the term for j = 0 is 0 - 1 + 1 = 0
+    assert svm.multiclass_hinge_loss(W, X, [1]) == 0.0
+    assert np.argmax(svm.hinge_margins(W, X, [1])[0]) == 0  # np.argmax alone would pick j = 0
+    np.testing.assert_array_equal(svm.multiclass_hinge_subgradient(W, X, [1]), 0.0)
+
+
+def test_separating_scale_zeroes_the_loss_and_is_the_smallest_such_scale():
+    rng = np.random.default_rng(2)
+    X, labels, W = svm.planted_separable_data(100, 3, 4, rng)
+    scale = svm.separating_scale(W, X, labels)
+    assert svm.multiclass_hinge_loss(scale * W, X, labels) <= 1e-12
+    assert svm.multiclass_hinge_loss(0.999 * scale * W, X, labels) > 0
+
+
+def test_separating_scale_rejects_a_non_strict_separator():
+    X = np.array([[1.0, 2.0], [3.0, -1.0]])
+    with pytest.raises(ValueError, match="does not separate the data strictly"):
+        svm.separating_scale(np.zeros((2, 3)), X, [0, 1])  # every class ties: M = 0
+
+
+def test_planted_data_respects_min_gap():
+    X, labels, W = svm.planted_separable_data(50, 2, 3, np.random.default_rng(3), min_gap=0.5)
+    assert X.shape == (50, 2) and labels.shape == (50,)
+    assert np.max(svm.margin_gaps(W, X, labels)) <= -0.5
+    with pytest.raises(ValueError, match="min_gap"):
+        svm.planted_separable_data(5, 2, 3, np.random.default_rng(3), min_gap=-1.0)
+
+
+def test_subgradient_descent_reaches_zero_loss_on_separable_data():
+    X, labels, _ = svm.planted_separable_data(80, 3, 3, np.random.default_rng(4), min_gap=0.2)
+    W, losses, errors = svm.hinge_subgradient_descent(X, labels, 3, lr=1.0, max_steps=10_000)
+    assert losses[-1] == 0.0 and losses[0] == 1.0  # W = 0: every term equals 1
+    assert losses.size == errors.size < 10_001  # it stopped early
+    assert np.all(svm.zero_one_losses(W, X, labels) == 0) and errors[-1] == 0
+    assert np.all(losses >= errors)
+    W_start, _, _ = svm.hinge_subgradient_descent(X, labels, 3, lr=1.0, max_steps=0)
+    np.testing.assert_array_equal(W_start, 0.0)
+
+
+def test_multiclass_bad_input_is_rejected_with_a_clear_message():
+    with pytest.raises(ValueError, match=r"W must have shape \(2, K\)"):
+        svm.multiclass_hinge_loss(np.zeros((3, 3)), X_SMALL, LABELS_SMALL)
+    with pytest.raises(ValueError, match="must lie in"):
+        svm.multiclass_hinge_loss(W_SMALL, X_SMALL, [0, 1, 3])
+    with pytest.raises(ValueError, match="lr must be positive"):
+        svm.hinge_subgradient_descent(X_SMALL, LABELS_SMALL, 3, lr=0.0, max_steps=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary SVM with squared slack
+# ----------------------------------------------------------------------------------------------
+
+
+def binary_problem(n: int, d: int, seed: int, noise: float = 0.7):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = np.where(X @ rng.normal(size=d) + noise * rng.normal(size=n) > 0, 1.0, -1.0)
+    if np.all(y == y[0]):
+        y[0] = -y[0]
+    return X, y
+
+
+def test_binary_labels_and_C_are_checked():
+    X, y = binary_problem(6, 2, 0)
+    with pytest.raises(ValueError, match="Map 0/1 labels"):
+        svm.solve_primal(X, (y + 1) / 2, 1.0)
+    with pytest.raises(ValueError, match="both classes"):
+        svm.solve_primal(X, np.ones(6), 1.0)
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        svm.solve_primal(X, y[:5], 1.0)
+    for bad_C in [0.0, -1.0, np.inf, np.nan]:
+        with pytest.raises(ValueError, match="C must be a positive finite number"):
+            svm.solve_dual(X @ X.T, y, bad_C)
+    with pytest.raises(ValueError, match=r"\(n, n\)"):
+        svm.solve_dual(X.T @ X, y, 1.0)
+    with pytest.raises(ValueError, match=r"w must have shape \(2,\)"):
+        svm.primal_objective(np.zeros(3), 0.0, X, y, 1.0)
+    with pytest.raises(ValueError, match="no positive entry"):
+        svm.recover_primal(np.zeros(6), X, y, 1.0)
+    with pytest.raises(ValueError, match="max_n"):
+        svm.solve_dual_by_active_sets(np.eye(20), np.tile([1.0, -1.0], 10), 1.0)
+
+
+def test_primal_objective_matches_its_definition():
+    X, y = binary_problem(5, 2, 1)
+    w, b, C = np.array([0.3, -0.2]), 0.1, 2.5
+    xi = np.maximum(0, 1 - y * (X @ w + b))
+    assert svm.primal_objective(w, b, X, y, C) == pytest.approx(0.5 * w @ w + 0.5 * C * xi @ xi)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_primal_gradient_passes_a_gradient_check(seed):
+    X, y = binary_problem(30, 3, seed)
+    theta = np.random.default_rng(seed).normal(size=4)
+    C = 1.7
+
+    def objective(t):
+        return svm.primal_objective(t[:3], t[3], X, y, C)
+
+    grad_w, grad_b = svm.primal_gradient(theta[:3], theta[3], X, y, C)
+    assert gradcheck(objective, theta, np.append(grad_w, grad_b)) < 1e-7
+
+
+@pytest.mark.parametrize("C", [0.05, 1.0, 20.0])
+def test_primal_and_dual_solvers_agree(C):
+    X, y = binary_problem(120, 4, 5)
+    primal = svm.solve_primal(X, y, C)
+    dual = svm.solve_dual(X @ X.T, y, C, tol=1e-10)
+    p_value = svm.primal_objective(primal.w, primal.b, X, y, C)
+    d_value = svm.dual_objective(dual.alpha, X @ X.T, y, C)
+    assert abs(p_value - d_value) < 1e-8
+    w, b = svm.recover_primal(dual.alpha, X, y, C)
+    np.testing.assert_allclose(w, primal.w, atol=1e-8)
+    assert b == pytest.approx(primal.b, abs=1e-8)
+    np.testing.assert_allclose(svm.slacks(primal.w, primal.b, X, y), dual.alpha / C, atol=1e-8)
+    assert abs(svm.duality_gap(dual.alpha, X, y, C)) < 1e-8
+    support = dual.alpha > 0
+    kkt = y[support] * (X[support] @ w + b) - (1 - dual.alpha[support] / C)
+    assert np.max(np.abs(kkt)) < 1e-8
+    assert abs(y @ dual.alpha) < 1e-10 and dual.alpha.min() >= 0
+
+
+def test_smo_solves_a_two_point_problem_in_one_exact_step():
+    # y = (+1, -1): alpha_1 = alpha_2 = a and D(a) = 2a - a^2 (||x1 - x2||^2 + 2/C) / 2
+    X, y, C = np.array([[1.0, 2.0], [-0.5, 0.3]]), np.array([1.0, -1.0]), 0.7
+    expected = 2.0 / (np.sum((X[0] - X[1]) ** 2) + 2.0 / C)
+    solution = svm.solve_dual(X @ X.T, y, C, tol=1e-14)
+    np.testing.assert_allclose(solution.alpha, [expected, expected], rtol=1e-14)
+    assert solution.iterations == 1
+
+
+def test_primal_solver_reports_failure_to_converge():
+    X, y = binary_problem(20, 2, 6)
+    with pytest.raises(RuntimeError, match="did not reach"):
+        svm.solve_primal(X, y, 1.0, max_iter=0)
+    with pytest.raises(RuntimeError, match="Raise max_iter"):
+        svm.solve_dual(X @ X.T, y, 1.0, max_iter=1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_brute_force_active_sets_agree_with_smo(seed):
+    X, y = binary_problem(6, 2, 10 + seed, noise=1.5)
+    C = [0.3, 1.0, 5.0][seed % 3]
+    brute = svm.solve_dual_by_active_sets(X @ X.T, y, C)
+    smo = svm.solve_dual(X @ X.T, y, C, tol=1e-12).alpha
+    np.testing.assert_allclose(brute, smo, atol=1e-9)
+
+
+def test_brute_force_rejects_a_support_set_that_leaves_a_point_inside_the_margin():
+    # The pair {x = 2, x = -2} alone gives w ~ 0.5, b = 0: x = 0.5 is classified correctly but
+    # sits inside the margin (y w x = 0.25 < 1), so it must be a support vector too.
+    X, y, C = np.array([[2.0], [-2.0], [0.5]]), np.array([1.0, -1.0, 1.0]), 10.0
+    alpha = svm.solve_dual_by_active_sets(X @ X.T, y, C)
+    assert alpha[2] > 0
+    np.testing.assert_allclose(alpha, svm.solve_dual(X @ X.T, y, C, tol=1e-13).alpha, atol=1e-10)
+
+
+@given(
+    hnp.arrays(np.float64, 8, elements=st.floats(-5, 5)),
+    st.lists(st.sampled_from([-1.0, 1.0]), min_size=8, max_size=8),
+    st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=100, deadline=None)
+def test_projection_is_feasible_and_closest(v, labels, seed):
+    y = np.array(labels)
+    if np.all(y == y[0]):
+        y[0] = -y[0]
+    p = svm.project_dual_feasible(v, y)
+    assert p.min() >= 0 and abs(y @ p) < 1e-9
+    # variational inequality: (v - p)^T (u - p) <= 0 for every feasible u
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        u = svm.project_dual_feasible(rng.normal(scale=3, size=8), y)
+        assert (v - p) @ (u - p) <= 1e-8
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0.01, 100.0))
+@settings(max_examples=100, deadline=None)
+def test_weak_duality_for_any_feasible_pair(seed, C):
+    X, y = binary_problem(15, 3, seed % 1000)
+    rng = np.random.default_rng(seed)
+    alpha = svm.project_dual_feasible(rng.exponential(size=15), y)
+    w, b = rng.normal(size=3), rng.normal()
+    dual_value = svm.dual_objective(alpha, X @ X.T, y, C)
+    assert svm.primal_objective(w, b, X, y, C) >= dual_value - 1e-9
+    if alpha.max() > 0:
+        assert svm.duality_gap(alpha, X, y, C) >= -1e-9
+
+
+def test_dual_function_is_the_minimum_of_the_lagrangian():
+    X, y = binary_problem(10, 3, 7)
+    rng = np.random.default_rng(7)
+    C = 2.0
+    alpha = svm.project_dual_feasible(rng.exponential(size=10), y)
+    beta = rng.exponential(size=10)
+    g = svm.dual_function(alpha, beta, X @ X.T, y, C)
+    w_star, xi_star = X.T @ (alpha * y), (alpha + beta) / C
+    for b in [-3.0, 0.0, 5.0]:  # b drops out when y^T alpha = 0
+        assert svm.lagrangian(w_star, b, xi_star, alpha, beta, X, y, C) == pytest.approx(g)
+    for _ in range(20):
+        w, b, xi = rng.normal(size=3), rng.normal(), rng.normal(size=10)
+        assert svm.lagrangian(w, b, xi, alpha, beta, X, y, C) >= g - 1e-12
+    off = alpha + 0.1 * (y > 0)
+    assert svm.dual_function(off, beta, X @ X.T, y, C) == -np.inf
+
+
+def test_dual_with_slack_multipliers_drives_beta_to_zero():
+    X, y = binary_problem(30, 2, 8)
+    rng = np.random.default_rng(8)
+    alpha, beta = svm.solve_dual_with_slack_multipliers(
+        X @ X.T, y, 1.0, rng.exponential(size=30), rng.exponential(size=30), steps=3000
+    )
+    assert np.max(beta) < 1e-20
+    np.testing.assert_allclose(alpha, svm.solve_dual(X @ X.T, y, 1.0).alpha, atol=1e-7)
+
+
+def test_margin_width_shrinks_as_C_grows():
+    X, y = binary_problem(80, 2, 9, noise=1.0)
+    widths = [2 / np.linalg.norm(svm.solve_primal(X, y, C).w) for C in np.geomspace(0.01, 100, 9)]
+    assert np.all(np.diff(widths) <= 1e-12)
