@@ -1,0 +1,338 @@
+"""Newton's method and gradient descent on least squares; Newton (IRLS) on logistic regression.
+
+Convention: ``X: (n, d)`` holds one example per row, ``y: (n,)``, ``w: (d,)``. Least squares
+with an optional ridge ``r >= 0``:
+
+    J(w) = ||X w - y||^2 / (2n) + (r / 2) ||w||^2,
+    grad J(w) = X^T (X w - y) / n + r w,        Hessian H = X^T X / n + r I.
+
+Linear systems with ``H`` are solved by Cholesky. When ``H`` is singular or too
+ill-conditioned for that, :class:`SingularHessianError` (a ``ValueError``) says so and names
+the fixes; ``on_singular="lstsq"`` switches to a least-squares (minimum-norm) solve instead.
+No function returns NaN silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import logistic
+from ._validate import as_float_array
+
+MAX_CONDITION = 1e12  # above this (estimated) condition number, Cholesky results are not trusted
+
+
+class SingularHessianError(ValueError):
+    """The Hessian is singular or too ill-conditioned for a Cholesky solve."""
+
+
+# ------------------------------------------------------------------------ linear algebra
+
+
+def cholesky_solve(H, g, max_condition: float = MAX_CONDITION) -> np.ndarray:
+    """Solve ``H x = g`` for symmetric positive definite ``H: (d, d)``, ``g: (d,)``.
+
+    Factor ``H = L L^T`` and solve the two triangular systems. Raises
+    :class:`SingularHessianError` if the factorisation fails (``H`` not positive definite) or
+    if ``(max L_ii / min L_ii)^2`` - a lower bound on the condition number of ``H`` - exceeds
+    ``max_condition``.
+    """
+    H = as_float_array(H, "H", ndim=2)
+    g = as_float_array(g, "g", ndim=1)
+    if H.shape != (g.shape[0], g.shape[0]):
+        raise ValueError(
+            f"H must have shape ({g.shape[0]}, {g.shape[0]}) to match g, got {H.shape}."
+        )
+    fixes = "add a small ridge (e.g. ridge=1e-6), drop constant or duplicate features, or pass "
+    fixes += 'on_singular="lstsq" for a minimum-norm solution'
+    if not np.all(np.isfinite(H)):
+        raise ValueError("H contains NaN or infinite entries; check the data for NaN or inf.")
+    try:
+        L = np.linalg.cholesky(H)
+    except np.linalg.LinAlgError as exc:
+        raise SingularHessianError(
+            f"the Hessian ({H.shape[0]} x {H.shape[0]}) is not positive definite, so the Newton "
+            f"step is not unique (Cholesky failed). To fix it: {fixes}."
+        ) from exc
+    pivots = np.abs(np.diag(L))
+    estimate = (pivots.max() / pivots.min()) ** 2 if pivots.min() > 0 else math.inf
+    if not estimate <= max_condition:
+        raise SingularHessianError(
+            f"the Hessian is too ill-conditioned for a Cholesky solve: its condition number is "
+            f"at least {estimate:.1e} (limit {max_condition:.0e}). To fix it: {fixes}."
+        )
+    return np.linalg.solve(L.T, np.linalg.solve(L, g))
+
+
+def _check_least_squares(X, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    X = as_float_array(X, "X", ndim=2)
+    y = as_float_array(y, "y", ndim=1)
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"y must have shape ({X.shape[0]},), one target per row of X; got {y.shape}."
+        )
+    if w is not None:
+        w = as_float_array(w, "w", ndim=1)
+        if w.shape != (X.shape[1],):
+            raise ValueError(
+                f"w must have shape ({X.shape[1]},) to match X {X.shape}, got {w.shape}."
+            )
+    return X, y, w
+
+
+def _check_ridge(ridge: float) -> float:
+    if not (np.isfinite(ridge) and ridge >= 0):
+        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
+    return float(ridge)
+
+
+def _check_on_singular(on_singular: str) -> None:
+    if on_singular not in ("raise", "lstsq"):
+        raise ValueError(f'on_singular must be "raise" or "lstsq", got {on_singular!r}.')
+
+
+# -------------------------------------------------------------------------- least squares
+
+
+def least_squares_loss(X, y, w, ridge: float = 0.0) -> float:
+    """``J(w) = ||X w - y||^2 / (2n) + (ridge / 2) ||w||^2``."""
+    X, y, w = _check_least_squares(X, y, w)
+    residual = X @ w - y
+    return float(residual @ residual) / (2 * X.shape[0]) + 0.5 * _check_ridge(ridge) * float(w @ w)
+
+
+def least_squares_gradient(X, y, w, ridge: float = 0.0) -> np.ndarray:
+    """``grad J(w) = X^T (X w - y) / n + ridge w``, shape ``(d,)``."""
+    X, y, w = _check_least_squares(X, y, w)
+    return X.T @ (X @ w - y) / X.shape[0] + _check_ridge(ridge) * w
+
+
+def least_squares_hessian(X, ridge: float = 0.0) -> np.ndarray:
+    """``H = X^T X / n + ridge I``, shape ``(d, d)``; it does not depend on ``w`` or ``y``."""
+    X = as_float_array(X, "X", ndim=2)
+    H = X.T @ X / X.shape[0]
+    H[np.diag_indices_from(H)] += _check_ridge(ridge)
+    return H
+
+
+def solve_least_squares(X, y, ridge: float = 0.0, on_singular: str = "raise") -> np.ndarray:
+    """The minimiser ``w* = (X^T X / n + ridge I)^{-1} X^T y / n`` via Cholesky, shape ``(d,)``.
+
+    With ``ridge = 0`` this is ``(X^T X)^{-1} X^T y``. If the Hessian is singular or too
+    ill-conditioned: ``on_singular="raise"`` raises :class:`SingularHessianError`;
+    ``on_singular="lstsq"`` returns the minimum-norm solution of the normal equations
+    ``H w = X^T y / n``, from the SVD of ``H`` (``numpy.linalg.lstsq``, which treats singular
+    values below ``d * eps * ||H||`` as zero). That is the minimum-norm minimiser of ``J``, to an
+    accuracy of about ``eps`` times the condition number of ``H``.
+    """
+    X, y, _ = _check_least_squares(X, y)
+    _check_on_singular(on_singular)
+    H = least_squares_hessian(X, ridge)
+    g = X.T @ y / X.shape[0]
+    try:
+        return cholesky_solve(H, g)
+    except SingularHessianError:
+        if on_singular == "raise":
+            raise
+    return np.linalg.lstsq(H, g, rcond=None)[0]
+
+
+def newton_step_least_squares(X, y, w, ridge: float = 0.0, on_singular: str = "raise"):
+    """One Newton step ``w - H^{-1} grad J(w)`` on the least-squares loss; shape ``(d,)``.
+
+    The linear system ``H s = grad J(w)`` is solved by Cholesky. If ``H`` is singular or too
+    ill-conditioned: ``on_singular="raise"`` raises :class:`SingularHessianError`;
+    ``on_singular="lstsq"`` takes the minimum-norm ``s``, which lands on the minimiser closest
+    to ``w``.
+    """
+    X, y, w = _check_least_squares(X, y, w)
+    _check_on_singular(on_singular)
+    H = least_squares_hessian(X, ridge)
+    g = least_squares_gradient(X, y, w, ridge)
+    try:
+        return w - cholesky_solve(H, g)
+    except SingularHessianError:
+        if on_singular == "raise":
+            raise
+    return w - np.linalg.lstsq(H, g, rcond=None)[0]
+
+
+@dataclass(frozen=True)
+class GradientDescentRun:
+    """Result of :func:`gradient_descent_least_squares`.
+
+    ``errors[t] = ||w_t - w*|| / ||w_0 - w*||`` for ``t = 0, ..., steps``.
+    """
+
+    w: np.ndarray
+    errors: np.ndarray
+    converged: bool
+
+    @property
+    def steps(self) -> int:
+        return len(self.errors) - 1
+
+
+def gradient_descent_least_squares(
+    X,
+    y,
+    w0,
+    step: float | None = None,
+    tol: float = 1e-8,
+    max_steps: int = 100_000,
+    ridge: float = 0.0,
+    w_star=None,
+) -> GradientDescentRun:
+    """Gradient descent ``w <- w - step * grad J(w)`` until ``||w - w*|| <= tol ||w0 - w*||``.
+
+    ``step`` defaults to ``1 / L`` with ``L`` the largest eigenvalue of ``H``; it must lie in
+    ``(0, 2 / L)``, where gradient descent converges. ``w_star`` defaults to
+    :func:`solve_least_squares` (the minimiser must be unique). The gradient is computed as
+    ``H w - X^T y / n`` with ``H`` formed once, so each step costs ``O(d^2)``.
+    Stops after ``max_steps`` steps with ``converged=False`` if the tolerance is not reached.
+    """
+    X, y, w = _check_least_squares(X, y, w0)
+    H = least_squares_hessian(X, ridge)
+    g = X.T @ y / X.shape[0]
+    largest = float(np.linalg.eigvalsh(H)[-1])
+    if step is None:
+        step = 1.0 / largest
+    if not (np.isfinite(step) and 0 < step < 2.0 / largest):
+        raise ValueError(
+            f"step must lie in (0, 2/L) = (0, {2.0 / largest:.4g}) for gradient descent to "
+            f"converge (L = {largest:.4g} is the largest eigenvalue of the Hessian); got {step!r}."
+        )
+    if int(max_steps) != max_steps or max_steps < 0:
+        raise ValueError(f"max_steps must be a non-negative integer, got {max_steps!r}.")
+    w_star = solve_least_squares(X, y, ridge) if w_star is None else np.asarray(w_star, float)
+    if w_star.shape != w.shape:
+        raise ValueError(f"w_star must have shape {w.shape}, got {w_star.shape}.")
+    w = w.astype(np.float64, copy=True)
+    initial = np.linalg.norm(w - w_star)
+    if initial == 0:
+        return GradientDescentRun(w, np.zeros(1), True)
+    errors = [1.0]
+    while errors[-1] > tol and len(errors) <= max_steps:
+        w -= step * (H @ w - g)
+        errors.append(float(np.linalg.norm(w - w_star) / initial))
+    return GradientDescentRun(w, np.array(errors), errors[-1] <= tol)
+
+
+def predict_gd_steps(eigenvalues, tol: float = 1e-8, step: float | None = None) -> int:
+    """Gradient-descent steps until ``||w_t - w*|| <= tol ||w_0 - w*||`` from the worst start.
+
+    On a quadratic with Hessian eigenvalues ``lambda_i``, a step of size ``step`` multiplies the
+    error's component along eigenvector ``i`` by ``1 - step * lambda_i``. The worst component
+    shrinks by ``rho = max_i |1 - step * lambda_i|`` per step, so the answer is
+    ``ceil(ln(1/tol) / ln(1/rho))``. With the default ``step = 1/L``, ``rho = 1 - 1/kappa``
+    (``kappa = L / mu``) and the count is at most ``kappa ln(1/tol)``; with
+    ``step = 2 / (L + mu)``, ``rho = (kappa - 1) / (kappa + 1)``.
+    """
+    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must lie in (0, 1), got {tol!r}.")
+    if not lam.min() > 0:
+        raise ValueError(
+            f"the smallest eigenvalue is {lam.min():.3g}: the Hessian is singular, the minimiser "
+            "is not unique and the error along the null space never shrinks. Add a ridge."
+        )
+    step = 1.0 / lam.max() if step is None else float(step)
+    rho = float(np.max(np.abs(1.0 - step * lam)))
+    if rho >= 1:
+        raise ValueError(
+            f"step {step:.3g} does not converge: it must lie in (0, 2/L) = (0, "
+            f"{2 / lam.max():.3g})."
+        )
+    if rho == 0:
+        return 1
+    return math.ceil(math.log(tol) / math.log(rho))
+
+
+def design_with_spectrum(eigenvalues, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``X: (n, d)`` whose ``X^T X / n`` has exactly the given eigenvalues ``(d,)``.
+
+    ``X = sqrt(n) U diag(sqrt(lambda)) V^T`` with random orthonormal ``U: (n, d)`` and
+    orthogonal ``V: (d, d)``; the eigenvectors are random, not the coordinate axes.
+    """
+    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
+    d = lam.shape[0]
+    if np.any(lam < 0):
+        raise ValueError("eigenvalues of X^T X / n must be >= 0.")
+    if n < d:
+        raise ValueError(f"n must be at least d = {d} to realise {d} eigenvalues, got n = {n}.")
+    U = np.linalg.qr(rng.standard_normal((n, d)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    return math.sqrt(n) * (U * np.sqrt(lam)) @ V.T
+
+
+# --------------------------------------------------------------- Newton on logistic loss
+
+
+@dataclass(frozen=True)
+class NewtonHistory:
+    """Result of :func:`irls_logistic`.
+
+    ``iterates[t] = (w_t, b_t)`` as a ``(d+1,)`` row, ``gradient_norms[t] = ||grad J||`` there.
+    """
+
+    w: np.ndarray
+    b: float
+    iterates: np.ndarray
+    gradient_norms: np.ndarray
+    converged: bool
+
+
+def irls_logistic(X, y, l2: float = 0.0, max_iter: int = 50, tol: float = 1e-12) -> NewtonHistory:
+    """Newton's method on the L2-regularised logistic loss of :mod:`mlderive.logistic`.
+
+    From ``w = 0, b = 0``, repeat ``theta <- theta - H^{-1} grad J(theta)`` (no damping) until
+    ``||grad J|| <= tol`` or ``max_iter`` steps. Each step is a weighted least-squares solve
+    with weights ``p (1 - p)``, hence the name iteratively reweighted least squares.
+
+    On linearly separable data with ``l2 = 0`` there is no finite minimiser: scaling a
+    separating ``theta`` up drives the loss to 0 without reaching it. As soon as an iterate
+    separates the classes strictly this raises ``ValueError`` (it is proof that no minimiser
+    exists); a Hessian that becomes numerically singular raises :class:`SingularHessianError`.
+    Use ``l2 > 0`` on separable data.
+    """
+    X = as_float_array(X, "X", ndim=2)
+    y = logistic.check_binary_labels(y, X.shape[0])
+    if not (np.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}.")
+    if int(max_iter) != max_iter or max_iter < 0:
+        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}.")
+    d = X.shape[1]
+    theta = np.zeros(d + 1)
+    iterates, norms = [], []
+    for t in range(max_iter + 1):
+        dw, db = logistic.gradients(theta[:d], theta[d], X, y, l2)
+        gradient = np.append(dw, db)
+        iterates.append(theta.copy())
+        norms.append(float(np.linalg.norm(gradient)))
+        if l2 == 0 and np.all((2 * y - 1) * (X @ theta[:d] + theta[d]) > 0):
+            raise ValueError(
+                f"after {t} Newton steps the weights classify every example correctly with a "
+                "positive margin: the classes are linearly separable, so with l2 = 0 the loss "
+                "only approaches 0 as the weights grow and has no finite minimiser. Set l2 > 0."
+            )
+        if norms[-1] <= tol or t == max_iter:
+            break
+        H = logistic.hessian(theta[:d], theta[d], X, l2)
+        try:
+            theta = theta - cholesky_solve(H, gradient)
+        except SingularHessianError as exc:
+            raise SingularHessianError(
+                f"Newton step {t + 1}: {exc} On logistic regression this usually means the "
+                "classes are linearly separable and l2 = 0, so no finite minimiser exists; "
+                "set l2 > 0."
+            ) from exc
+    return NewtonHistory(
+        w=theta[:d].copy(),
+        b=float(theta[d]),
+        iterates=np.array(iterates),
+        gradient_norms=np.array(norms),
+        converged=norms[-1] <= tol,
+    )
