@@ -1,6 +1,7 @@
 """Shared test settings: hypothesis runs derandomised in CI so failures are reproducible."""
 
 import os
+from collections import defaultdict
 
 from hypothesis import HealthCheck, settings
 
@@ -13,3 +14,18 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how long each notebook's cells took under nbval (the issues track these)."""
+    seconds = defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            nodeid = getattr(report, "nodeid", "")
+            if ".ipynb::" in nodeid and getattr(report, "when", "") == "call":
+                seconds[nodeid.split("::")[0]] += report.duration
+    if seconds:
+        terminalreporter.section("notebook execution times")
+        for notebook, total in sorted(seconds.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{total:7.1f} s  {notebook}")
+        terminalreporter.write_line(f"{sum(seconds.values()):7.1f} s  all notebooks")
