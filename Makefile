@@ -13,7 +13,7 @@ TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fo
   tex-gyre texlive-plain-generic poppler-utils
 BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: setup book pdf test lint lab execute clean apt-packages
+.PHONY: setup book pdf test lint lab execute bench clean apt-packages
 
 setup: $(STAMP)
 
@@ -53,6 +53,12 @@ execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.store_widget_state=True \
 	  $(NOTEBOOKS)
+
+# Speed against PyTorch, side by side (benchmarks/README.md). torch is benchmark-only.
+bench: setup
+	$(BIN)/python -c 'import torch' 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/run.py
 
 apt-packages:
 	@echo make $(TEX_PACKAGES) $(BROWSER_PACKAGES)

@@ -1,0 +1,150 @@
+"""One side of the epoch benchmark, run in its own process by ``benchmarks/run.py``.
+
+Usage: ``python benchmarks/epoch_worker.py SIDE MODEL --threads T --epochs E``, with SIDE
+``numpy`` (the mlderive trainer) or ``torch`` (PyTorch CPU eager), MODEL ``mlp``
+(784-256-10 ReLU) or ``softmax`` (784-10). The process fixes its thread count before
+importing numpy or torch, loads MNIST, measures its library's float32 matmul rate, runs one
+warm-up epoch and then E timed epochs (SGD, batch 128, shuffled, float32), and prints one
+JSON line: the epoch times and the measured matmul rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SIZES = {"mlp": [784, 256, 10], "softmax": [784, 10]}
+LEARNING_RATE = 0.1
+BATCH_SIZE = 128
+PEAK_SHAPES = {"128x784x256": (128, 784, 256), "2048^3": (2048, 2048, 2048)}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("side", choices=["numpy", "torch"])
+    parser.add_argument("model", choices=sorted(SIZES))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def median_seconds(run, repeats: int, budget: float = 1.5) -> float:
+    """Median wall time of ``run()`` over ``repeats`` calls (fewer if ``budget`` s runs out)."""
+    times = []
+    deadline = time.perf_counter() + budget
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+        if time.perf_counter() > deadline and len(times) >= 3:
+            break
+    times.sort()
+    return times[len(times) // 2]
+
+
+def matmul_rates(make, matmul) -> dict[str, float]:
+    """GFLOP/s of float32 ``A @ B`` for each shape in PEAK_SHAPES (median of repeats)."""
+    rates = {}
+    for name, (m, k, n) in PEAK_SHAPES.items():
+        A, B = make(m, k), make(k, n)
+        matmul(A, B)  # warm-up
+        repeats = 200 if m * k * n < 1e8 else 7
+        rates[name] = 2 * m * k * n / median_seconds(lambda A=A, B=B: matmul(A, B), repeats) / 1e9
+    return rates
+
+
+def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from mlderive.data import load_mnist
+    from mlderive.models import MLP
+    from mlderive.optim import SGD
+    from mlderive.training import train
+
+    blas = [(p["internal_api"], p["version"], p["num_threads"]) for p in threadpool_info()]
+    rng = np.random.default_rng(0)
+    rates = matmul_rates(lambda r, c: rng.random((r, c), dtype=np.float32), np.matmul)
+    X, y, _, _ = load_mnist()
+    model = MLP(SIZES[model_name], seed=seed)  # [784, 10] is softmax regression
+    history = train(
+        model,
+        SGD(LEARNING_RATE),
+        X,
+        y,
+        epochs=1 + epochs,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        progress=False,
+    )
+    return {
+        "library": f"numpy {np.__version__}, "
+        + ", ".join(f"{a} {v} ({t} threads)" for a, v, t in blas),
+        "epoch_times": [float(t) for t in history.epoch_times[1:]],
+        "warmup_time": float(history.epoch_times[0]),
+        "final_loss": float(history.train_loss[-1]),
+        "matmul_gflops": rates,
+    }
+
+
+def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from mlderive.data import load_mnist
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rates = matmul_rates(lambda r, c: torch.rand(r, c, dtype=torch.float32), torch.matmul)
+    X_np, y_np, _, _ = load_mnist()
+    X, y = torch.from_numpy(X_np), torch.from_numpy(y_np)
+    sizes = SIZES[model_name]
+    layers = []
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        if i > 0:
+            layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(d_in, d_out))
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    generator = torch.Generator().manual_seed(seed)
+    n = X.shape[0]
+    times, losses = [], []
+    for _ in range(1 + epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        for first in range(0, n, BATCH_SIZE):
+            rows = order[first : first + BATCH_SIZE]
+            loss = F.cross_entropy(model(X[rows]), y[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * rows.shape[0]  # the loss is read every step, as ours is
+        times.append(time.perf_counter() - start)
+        losses.append(total / n)
+    return {
+        "library": f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+        "epoch_times": times[1:],
+        "warmup_time": times[0],
+        "final_loss": losses[-1],
+        "matmul_gflops": rates,
+    }
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    for variable in THREAD_VARIABLES:  # before numpy / torch start their thread pools
+        os.environ[variable] = str(args.threads)
+    run = run_numpy if args.side == "numpy" else run_torch
+    result = run(args.model, args.epochs, args.threads, args.seed)
+    result.update(side=args.side, model=args.model, threads=args.threads)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

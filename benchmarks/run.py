@@ -1,0 +1,197 @@
+"""Epoch-time benchmark: the mlderive NumPy trainer against PyTorch CPU eager, on MNIST.
+
+One command runs everything and prints the table::
+
+    MLDERIVE_DATA=/work/shared/data .venv/bin/python benchmarks/run.py
+
+Method (see the project's benchmarking notes): each measurement is a fresh process
+(``benchmarks/epoch_worker.py``) with a fixed thread count for BLAS/OpenMP on both sides;
+the processes alternate NumPy, PyTorch, NumPy, PyTorch, ... for ``--rounds`` rounds, each
+with a warm-up epoch before ``--epochs`` timed epochs. Reported: median epoch time, min-max,
+the achieved GFLOP/s and its fraction of the float32 matmul rate measured in the same run
+(the best process's median), and the ratio ours / PyTorch three ways: of the medians, paired
+by round (the median of the per-round ratios; the two processes of a round ran back to back,
+so a busy phase of the host hits both), and best epoch against best epoch.
+
+FLOPs are counted per matrix product, ``2 m k n``: the forward pass, the weight gradients,
+and the input gradient of every layer but the first (which needs none). Element-wise work
+(bias, ReLU, softmax, the update) is not counted. Benchmarks are never tests: nothing here
+asserts a time. PyTorch is a benchmark-only dependency (benchmarks/requirements.txt); without
+it only our side runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "epoch_worker.py"
+sys.path.insert(0, str(HERE))
+from epoch_worker import BATCH_SIZE, SIZES  # noqa: E402
+
+N_TRAIN = 60_000
+
+
+def epoch_flops(sizes: list[int], n: int = N_TRAIN) -> float:
+    """Matrix-product FLOPs of one training epoch of a dense network with these sizes.
+
+    Per example and layer ``d_in -> d_out``: forward ``2 d_in d_out``, weight gradient
+    ``2 d_in d_out``, input gradient ``2 d_in d_out`` except for the first layer.
+    """
+    per_example = 0
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        products = 2 if i == 0 else 3
+        per_example += products * 2 * d_in * d_out
+    return float(per_example * n)
+
+
+def torch_problem() -> str | None:
+    """Why PyTorch cannot be used here, or None if it can be imported."""
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed (pip install -r benchmarks/requirements.txt)"
+    check = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True)
+    if check.returncode:
+        return "import torch failed: " + (check.stderr.strip().splitlines() or ["?"])[-1]
+    return None
+
+
+def run_worker(side: str, model: str, threads: int, epochs: int, timeout: float) -> dict:
+    command = [
+        sys.executable,
+        str(WORKER),
+        side,
+        model,
+        "--threads",
+        str(threads),
+        "--epochs",
+        str(epochs),
+    ]
+    env = dict(os.environ)
+    env.setdefault("MLDERIVE_DATA", str((HERE.parent.parent / "shared" / "data").resolve()))
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarise(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def epoch_times(results: dict, side: str, model: str) -> list[float]:
+    return [t for run in results.get((side, model), []) for t in run["epoch_times"]]
+
+
+def paired_ratios(results: dict, model: str) -> list[float]:
+    """Per round: median of our epochs / median of PyTorch's epochs in the same round.
+
+    The two processes of a round ran back to back, so they saw nearly the same host load;
+    the median of these ratios is less sensitive to busy phases than the ratio of medians.
+    """
+    ours, theirs = results.get(("numpy", model), []), results.get(("torch", model), [])
+    return [
+        statistics.median(a["epoch_times"]) / statistics.median(b["epoch_times"])
+        for a, b in zip(ours, theirs, strict=False)
+    ]
+
+
+def matmul_peaks(results: dict) -> dict[str, tuple[float, float]]:
+    """For each ``side shape``: (median, best) over the processes of their median rates."""
+    rates: dict[str, list[float]] = {}
+    for (side, _), runs in results.items():
+        for run in runs:
+            for shape, rate in run["matmul_gflops"].items():
+                rates.setdefault(f"{side} {shape}", []).append(rate)
+    return {key: (statistics.median(v), max(v)) for key, v in rates.items()}
+
+
+def print_table(results: dict, threads: int, sides: list[str], models: list[str]) -> None:
+    print(f"\nThreads per process: {threads} (OMP/OpenBLAS/MKL_NUM_THREADS, torch.set_num_threads)")
+    for side in sides:
+        library = next(runs[0]["library"] for (s, _), runs in results.items() if s == side)
+        print(f"  {side}: {library}")
+    peaks = matmul_peaks(results)
+    print("float32 matmul rate, GFLOP/s, per process (median of repeats): median / best process")
+    for key in sorted(peaks):
+        print(f"  {key:<20} {peaks[key][0]:7.1f} / {peaks[key][1]:7.1f}")
+    square = max(best for key, (_, best) in peaks.items() if key.endswith("2048^3"))
+    batch_shape = max(best for key, (_, best) in peaks.items() if key.endswith("128x784x256"))
+    print(
+        f"Peak used below: {square:.1f} GFLOP/s (best 2048^3) and {batch_shape:.1f} (best "
+        "128x784x256, the first layer's forward product).\n"
+    )
+
+    header = (
+        f"{'model':<21}{'side':<7}{'median s':>9}{'min-max s':>15}{'n':>4}"
+        f"{'GFLOP/s':>9}{'% peak':>8}{'% 128x784x256':>15}"
+    )
+    print(header)
+    print("-" * len(header))
+    for model in models:
+        label = "MLP 784-256-10 ReLU" if model == "mlp" else "softmax regression"
+        flops = epoch_flops(SIZES[model])
+        for side in sides:
+            times = epoch_times(results, side, model)
+            median, low, high = summarise(times)
+            rate = flops / median / 1e9
+            busy = f"  busy host: max/min = {high / low:.1f}" if high > 1.5 * low else ""
+            print(
+                f"{label:<21}{side:<7}{median:9.3f}{f'{low:.3f}-{high:.3f}':>15}{len(times):>4}"
+                f"{rate:9.1f}{100 * rate / square:7.0f}%{100 * rate / batch_shape:14.0f}%{busy}"
+            )
+        print(f"{'':<21}({flops / 1e9:.2f} GFLOP per epoch, batch {BATCH_SIZE}, {N_TRAIN} images)")
+
+    if "torch" not in sides:
+        return
+    print("\nours / PyTorch (below 1: ours is faster)")
+    print(
+        f"{'model':<21}{'ratio of medians':>17}{'paired by round: median (min-max)':>36}"
+        f"{'best / best':>13}"
+    )
+    for model in models:
+        label = "MLP 784-256-10 ReLU" if model == "mlp" else "softmax regression"
+        ours, theirs = epoch_times(results, "numpy", model), epoch_times(results, "torch", model)
+        pairs = paired_ratios(results, model)
+        paired = f"{statistics.median(pairs):.2f} ({min(pairs):.2f}-{max(pairs):.2f})"
+        print(
+            f"{label:<21}{statistics.median(ours) / statistics.median(theirs):17.2f}"
+            f"{paired:>36}{min(ours) / min(theirs):13.2f}"
+        )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="NumPy (mlderive) vs PyTorch epoch times.")
+    parser.add_argument("--rounds", type=int, default=6, help="A B alternations per model")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per process")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", nargs="+", default=["mlp", "softmax"], choices=sorted(SIZES))
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per process")
+    args = parser.parse_args(argv)
+
+    problem = torch_problem()
+    sides = ["numpy"] if problem else ["numpy", "torch"]
+    if problem:
+        print(f"PyTorch side skipped: {problem}. Showing our side only.")
+    results: dict[tuple[str, str], list[dict]] = {}
+    for round_number in range(1, args.rounds + 1):
+        for model in args.models:
+            for side in sides:
+                run = run_worker(side, model, args.threads, args.epochs, args.timeout)
+                results.setdefault((side, model), []).append(run)
+                times = ", ".join(f"{t:.3f}" for t in run["epoch_times"])
+                print(
+                    f"round {round_number}/{args.rounds}  {model:<8} {side:<6} epochs: {times} s",
+                    flush=True,
+                )
+    print_table(results, args.threads, sides, args.models)
+
+
+if __name__ == "__main__":
+    main()
