@@ -34,8 +34,14 @@ def require_tools(*tools: str, install: str) -> None:
 def jupyter_book(*args: str, output: Path) -> None:
     executable = Path(sys.executable).parent / "jupyter-book"
     command = [str(executable), "build", str(ROOT), "--path-output"]
+    # LaTeX echoes raw bytes of the log (not always UTF-8): decode leniently.
     result = subprocess.run(
-        [*command, str(output), *args], capture_output=True, text=True, cwd=ROOT, check=False
+        [*command, str(output), *args],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        cwd=ROOT,
+        check=False,
     )
     if result.returncode != 0:
         tail = (result.stdout + result.stderr)[-4000:]
@@ -59,7 +65,11 @@ def pdf_text(tmp_path_factory) -> str:
     pdfs = list((output / "_build" / "latex").glob("*.pdf"))
     assert len(pdfs) == 1, f"expected one PDF, found {pdfs}"
     text = subprocess.run(
-        ["pdftotext", "-layout", str(pdfs[0]), "-"], capture_output=True, text=True, check=True
+        ["pdftotext", "-layout", str(pdfs[0]), "-"],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
     )
     return text.stdout
 
