@@ -1,0 +1,516 @@
+"""Layers for convolutional networks, with explicit forward and backward passes.
+
+Same conventions as :mod:`mlderive.layers`: ``forward(X) -> (out, cache)``,
+``backward(upstream, cache) -> dL/dX``; a layer with parameters exposes ``params`` and
+``grads`` (dicts with the same keys, the gradients overwritten in place by each backward
+pass); float32 by default, float64 for gradient checks. Images are ``(n, C, H, W)``: examples,
+channels, height, width.
+
+* :class:`Conv2d` -- im2col with ``sliding_window_view`` and one matrix product per pass;
+* :class:`MaxPool2d` -- the gradient goes to the (first) arg-max of each window;
+* :class:`BatchNorm` -- per channel for ``(n, C, H, W)``, per feature for ``(n, C)``;
+* :class:`Dropout` -- inverted dropout (scaled at training time, identity at evaluation);
+* :class:`Flatten` -- ``(n, C, H, W) -> (n, C H W)``;
+* :class:`CNN` -- a sequential container of these layers (and those of
+  :mod:`mlderive.layers`) with the model interface of :mod:`mlderive.models`.
+
+:class:`Dropout` and :class:`BatchNorm` behave differently in training and in evaluation:
+their attribute ``training`` (True at construction) chooses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._validate import as_float_array
+from .layers import (
+    DEFAULT_DTYPE,
+    INITS,
+    Linear,
+    SoftmaxCrossEntropy,
+    _check_like,
+    _check_size,
+    check_dtype,
+)
+from .models import ForwardCache, Network
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """``k`` or ``(kh, kw)`` -> ``(kh, kw)``, each a positive integer."""
+    if np.ndim(value) == 0:
+        value = (value, value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}.")
+    return _check_size(value[0], name), _check_size(value[1], name)
+
+
+def _check_images(X, channels: int | None, what: str) -> np.ndarray:
+    """``X`` as a float ``(n, C, H, W)`` array (with ``C == channels`` if given)."""
+    if type(X) is not np.ndarray or X.dtype.kind != "f":
+        X = as_float_array(X, "X")
+    expected = f"(n, {channels}, H, W)" if channels is not None else "(n, C, H, W)"
+    if X.ndim != 4 or (channels is not None and X.shape[1] != channels):
+        raise ValueError(
+            f"{what} expects X of shape {expected} (examples, channels, height, width); "
+            f"got {X.shape}."
+        )
+    return X
+
+
+def _output_size(size: int, kernel: int, stride: int) -> int:
+    return (size - kernel) // stride + 1
+
+
+def _windows(X: np.ndarray, kernel: tuple[int, int], stride: int) -> np.ndarray:
+    """Strided view ``(n, C, Ho, Wo, kh, kw)`` of every window of ``X: (n, C, H, W)``."""
+    view = sliding_window_view(X, kernel, axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def _accumulate_windows(
+    dwin: np.ndarray, shape: tuple[int, ...], stride: int, dtype: np.dtype
+) -> np.ndarray:
+    """Transpose of :func:`_windows` (col2im): add ``dwin: (n, C, Ho, Wo, kh, kw)`` back.
+
+    Window ``(p, q)`` covers rows ``p s .. p s + kh - 1`` and columns ``q s .. q s + kw - 1``
+    of the result ``(n, C, H, W)``; overlapping windows add up. The loop runs over the
+    ``kh kw`` kernel offsets only; each step is one strided, vectorised addition.
+    """
+    out = np.zeros(shape, dtype=dtype)
+    _, _, Ho, Wo, kh, kw = dwin.shape
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += dwin[..., i, j]
+    return out
+
+
+def conv_initial_weights(shape: tuple[int, int, int, int], init: str, rng, dtype) -> np.ndarray:
+    """Filters ``(F, C, kh, kw)`` for the named scheme, with ``fan_in = C kh kw``.
+
+    ``"he"``: variance ``2 / fan_in``; ``"xavier"``: variance ``2 / (fan_in + fan_out)`` with
+    ``fan_out = F kh kw``; ``"zeros"``. Drawn in float64, then rounded to ``dtype``.
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}.")
+    if init == "zeros":
+        return np.zeros(shape, dtype=dtype)
+    F, C, kh, kw = shape
+    fan_in, fan_out = C * kh * kw, F * kh * kw
+    variance = 2.0 / fan_in if init == "he" else 2.0 / (fan_in + fan_out)
+    rng = np.random.default_rng(rng)
+    return (rng.standard_normal(shape) * np.sqrt(variance)).astype(dtype)
+
+
+class Conv2d:
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    ``X: (n, C, H, W)``, filters ``W: (F, C, kh, kw)``, biases ``b: (F,)``; the output is
+    ``(n, F, Ho, Wo)`` with ``Ho = (H + 2 padding - kh) // stride + 1`` (likewise ``Wo``) and
+
+        out[i, f, p, q] = b[f] + sum_{c, u, v} W[f, c, u, v] Xpad[i, c, p s + u, q s + v].
+
+    im2col: the windows of the zero-padded input become the rows of a matrix
+    ``cols: (n Ho Wo, C kh kw)`` (via ``sliding_window_view``), so the forward pass is the
+    single product ``cols W_mat^T`` with ``W_mat = W.reshape(F, C kh kw)``. Backward, with
+    ``G: (n Ho Wo, F)`` the upstream gradient laid out like the output rows:
+    ``dW_mat = G^T cols``, ``db = sum of G's rows`` and ``dcols = G W_mat``, which col2im adds
+    back into the padded input (overlapping windows add up) before the padding is cut off.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride: int = 1,
+        padding: int = 0,
+        init: str = "he",
+        seed=None,
+        dtype=DEFAULT_DTYPE,
+    ):
+        self.in_channels = _check_size(in_channels, "in_channels")
+        self.out_channels = _check_size(out_channels, "out_channels")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _check_size(stride, "stride")
+        if isinstance(padding, bool) or int(padding) != padding or padding < 0:
+            raise ValueError(f"padding must be an integer >= 0, got {padding!r}.")
+        self.padding = int(padding)
+        self.dtype = check_dtype(dtype)
+        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        self.params = {
+            "W": conv_initial_weights(shape, init, seed, self.dtype),
+            "b": np.zeros(self.out_channels, dtype=self.dtype),
+        }
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, dtype={self.dtype.name})"
+        )
+
+    def output_shape(self, H: int, W: int) -> tuple[int, int]:
+        """``(Ho, Wo)`` for an input of height ``H`` and width ``W``."""
+        (kh, kw), p, s = self.kernel_size, self.padding, self.stride
+        return _output_size(H + 2 * p, kh, s), _output_size(W + 2 * p, kw, s)
+
+    def forward(self, X) -> tuple[np.ndarray, tuple]:
+        """``X: (n, C, H, W)`` -> ``(out: (n, F, Ho, Wo), cache)``; X converted to the dtype."""
+        X = _check_images(X, self.in_channels, "Conv2d")
+        (kh, kw), p = self.kernel_size, self.padding
+        if X.shape[2] + 2 * p < kh or X.shape[3] + 2 * p < kw:
+            raise ValueError(
+                f"Conv2d with kernel {kh}x{kw} and padding {p} expects X of shape "
+                f"(n, {self.in_channels}, H, W) with H >= {kh - 2 * p} and W >= {kw - 2 * p}; "
+                f"got {X.shape}."
+            )
+        X = X if X.dtype == self.dtype else X.astype(self.dtype)
+        Xpad = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
+        n = X.shape[0]
+        win = _windows(Xpad, self.kernel_size, self.stride)  # (n, C, Ho, Wo, kh, kw)
+        Ho, Wo = win.shape[2], win.shape[3]
+        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * Ho * Wo, -1)  # one copy
+        W_mat = self.params["W"].reshape(self.out_channels, -1)
+        out = cols @ W_mat.T
+        out += self.params["b"]
+        out = out.reshape(n, Ho, Wo, self.out_channels).transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(out), (cols, Xpad.shape, X.shape)
+
+    def backward(self, upstream, cache: tuple, input_grad: bool = True):
+        """Fill ``self.grads`` from ``upstream: (n, F, Ho, Wo)``; return dL/dX or None."""
+        cols, padded_shape, input_shape = cache
+        n, F = input_shape[0], self.out_channels
+        Ho, Wo = self.output_shape(input_shape[2], input_shape[3])
+        if np.shape(upstream) != (n, F, Ho, Wo):
+            raise ValueError(
+                f"Conv2d.backward expects an upstream gradient of shape {(n, F, Ho, Wo)} "
+                f"(the shape of its forward output); got {np.shape(upstream)}."
+            )
+        G = np.asarray(upstream, dtype=self.dtype).transpose(0, 2, 3, 1).reshape(-1, F)
+        W_mat = self.params["W"].reshape(F, -1)
+        np.matmul(G.T, cols, out=self.grads["W"].reshape(F, -1))
+        np.add.reduce(G, axis=0, out=self.grads["b"])
+        if not input_grad:
+            return None
+        (kh, kw), C = self.kernel_size, self.in_channels
+        dwin = (G @ W_mat).reshape(n, Ho, Wo, C, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+        dXpad = _accumulate_windows(dwin, padded_shape, self.stride, self.dtype)
+        p = self.padding
+        return dXpad[:, :, p:-p, p:-p] if p else dXpad
+
+
+class MaxPool2d:
+    """Max over ``kernel_size`` windows taken every ``stride`` pixels, per channel.
+
+    ``X: (n, C, H, W)`` -> ``(n, C, Ho, Wo)`` with ``Ho = (H - kh) // stride + 1``: rows and
+    columns past the last full window are dropped (their gradient is 0). Backward routes each
+    window's upstream gradient to its arg-max. Ties: to ONE element only, the first in
+    row-major order within the window (the top-most, then left-most maximum; what
+    ``numpy.argmax`` returns), so the input gradient sums to the upstream gradient's sum.
+    Overlapping windows (``stride < kernel``) add their contributions.
+    """
+
+    def __init__(self, kernel_size=2, stride: int | None = 2):
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size[0] if stride is None else _check_size(stride, "stride")
+
+    def __repr__(self) -> str:
+        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+    def forward(self, X) -> tuple[np.ndarray, tuple]:
+        """``X: (n, C, H, W)`` -> ``(out: (n, C, Ho, Wo), cache)``."""
+        X = _check_images(X, None, "MaxPool2d")
+        kh, kw = self.kernel_size
+        if X.shape[2] < kh or X.shape[3] < kw:
+            raise ValueError(
+                f"MaxPool2d with kernel {kh}x{kw} expects X of shape (n, C, H, W) with "
+                f"H >= {kh} and W >= {kw}; got {X.shape}."
+            )
+        win = _windows(X, self.kernel_size, self.stride)
+        flat = win.reshape(win.shape[:4] + (kh * kw,))  # copies the windows once
+        argmax = np.argmax(flat, axis=-1)
+        out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+        return out, (argmax, X.shape, X.dtype)
+
+    def backward(self, upstream, cache: tuple) -> np.ndarray:
+        """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
+        argmax, input_shape, dtype = cache
+        upstream = _check_like(upstream, argmax, "MaxPool2d")
+        kh, kw = self.kernel_size
+        dflat = np.zeros(argmax.shape + (kh * kw,), dtype=dtype)
+        np.put_along_axis(dflat, argmax[..., None], upstream[..., None], axis=-1)
+        dwin = dflat.reshape(argmax.shape + (kh, kw))
+        return _accumulate_windows(dwin, input_shape, self.stride, dtype)
+
+
+class BatchNorm:
+    """Batch normalisation (Ioffe and Szegedy, 2015) with learnt scale ``gamma`` and shift ``beta``.
+
+    ``X: (n, C)`` -- statistics per feature, over the ``n`` examples -- or ``X: (n, C, H, W)``
+    -- statistics per channel, over the ``m = n H W`` values of that channel (every pixel of
+    a feature map shares the channel's ``gamma`` and ``beta``). Training mode::
+
+        mu = mean(x),  var = mean((x - mu)^2)   (biased),   xhat = (x - mu) / sqrt(var + eps)
+        out = gamma xhat + beta
+        running <- momentum running + (1 - momentum) batch statistic   (for mu and var)
+
+    Evaluation mode (``training = False``) normalises with the running mean and variance.
+    Training-mode backward (all sums over the ``m`` values of a channel, ``g = dL/d out``)::
+
+        dgamma = sum g xhat,   dbeta = sum g,
+        dx = gamma / (m sqrt(var + eps)) (m g - sum g - xhat sum g xhat)
+
+    which accounts for ``mu`` and ``var`` depending on every ``x`` of the batch.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        momentum: float = 0.9,
+        eps: float = 1e-5,
+        dtype=DEFAULT_DTYPE,
+    ):
+        self.num_features = _check_size(num_features, "num_features")
+        if not (np.isscalar(momentum) and 0 <= momentum < 1):
+            raise ValueError(
+                f"momentum must be in [0, 1) (weight of the old running value), got {momentum!r}."
+            )
+        if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
+            raise ValueError(f"eps must be a finite number > 0, got {eps!r}.")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.dtype = check_dtype(dtype)
+        self.training = True
+        self.params = {
+            "gamma": np.ones(self.num_features, dtype=self.dtype),
+            "beta": np.zeros(self.num_features, dtype=self.dtype),
+        }
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        self.running_mean = np.zeros(self.num_features, dtype=self.dtype)
+        self.running_var = np.ones(self.num_features, dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchNorm({self.num_features}, momentum={self.momentum}, eps={self.eps}, "
+            f"dtype={self.dtype.name})"
+        )
+
+    def _check_input(self, X) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
+        """X, the axes the statistics run over, and the shape that broadcasts ``(C,)``."""
+        if type(X) is not np.ndarray or X.dtype.kind != "f":
+            X = as_float_array(X, "X")
+        C = self.num_features
+        if X.ndim not in (2, 4) or X.shape[1] != C:
+            raise ValueError(
+                f"BatchNorm({C}) expects X of shape (n, {C}) or (n, {C}, H, W); got {X.shape}."
+            )
+        X = X if X.dtype == self.dtype else X.astype(self.dtype)
+        if X.ndim == 2:
+            return X, (0,), (1, C)
+        return X, (0, 2, 3), (1, C, 1, 1)
+
+    def forward(self, X) -> tuple[np.ndarray, tuple]:
+        """``X: (n, C)`` or ``(n, C, H, W)`` -> ``(out, cache)`` of the same shape."""
+        X, axes, bshape = self._check_input(X)
+        if self.training:
+            m = X.size // self.num_features
+            if m < 2:
+                raise ValueError(
+                    f"BatchNorm in training mode needs at least 2 values per channel to "
+                    f"estimate a variance; got X of shape {X.shape}. Use a larger batch or "
+                    f"set training = False."
+                )
+            mean = X.mean(axis=axes)
+            var = X.var(axis=axes)
+            self.running_mean *= self.momentum
+            self.running_mean += (1 - self.momentum) * mean
+            self.running_var *= self.momentum
+            self.running_var += (1 - self.momentum) * var
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        xhat = (X - mean.reshape(bshape)) * inv_std.reshape(bshape)
+        out = xhat * self.params["gamma"].reshape(bshape) + self.params["beta"].reshape(bshape)
+        return out, (xhat, inv_std, axes, bshape, self.training)
+
+    def backward(self, upstream, cache: tuple) -> np.ndarray:
+        """Fill ``grads`` (``gamma``, ``beta``) and return ``dL/dX`` (training-mode formula
+        if the forward pass ran in training mode, else the plain affine map's gradient)."""
+        xhat, inv_std, axes, bshape, training = cache
+        g = _check_like(upstream, xhat, "BatchNorm")
+        np.sum(g * xhat, axis=axes, out=self.grads["gamma"])
+        np.sum(g, axis=axes, out=self.grads["beta"])
+        scale = (self.params["gamma"] * inv_std).reshape(bshape)
+        if not training:
+            return g * scale
+        m = xhat.size // self.num_features
+        sum_g = self.grads["beta"].reshape(bshape)
+        sum_g_xhat = self.grads["gamma"].reshape(bshape)
+        return (scale / m) * (m * g - sum_g - xhat * sum_g_xhat)
+
+
+class Dropout:
+    """Inverted dropout: in training, zero each entry with probability ``p`` and scale the
+    survivors by ``1 / (1 - p)``, so every entry keeps its expected value; in evaluation
+    (``training = False``) the identity.
+
+    ``X``: any shape ``(n, ...)``. ``seed``: an int or a ``numpy.random.Generator``; the layer
+    draws a fresh mask at every training forward pass from its own generator. Backward
+    multiplies the upstream gradient by the same (scaled) mask.
+    """
+
+    def __init__(self, p: float = 0.5, seed=None):
+        if not (np.isscalar(p) and 0 <= p < 1):
+            raise ValueError(f"p must be in [0, 1) (the probability of dropping), got {p!r}.")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed)
+        self.training = True
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
+
+    def forward(self, X) -> tuple[np.ndarray, np.ndarray | None]:
+        """``X`` -> ``(out, cache)``; the cache is the scaled mask (None in evaluation)."""
+        if type(X) is not np.ndarray or X.dtype.kind != "f":
+            X = as_float_array(X, "X")
+        if not self.training or self.p == 0:
+            return X, None
+        keep = self.rng.random(X.shape) >= self.p
+        mask = keep.astype(X.dtype) / X.dtype.type(1 - self.p)
+        return X * mask, mask
+
+    def backward(self, upstream, cache: np.ndarray | None) -> np.ndarray:
+        """``dL/dX = upstream * mask`` (the upstream gradient itself in evaluation)."""
+        if type(upstream) is not np.ndarray or upstream.dtype.kind != "f":
+            upstream = as_float_array(upstream, "upstream")
+        if cache is None:
+            return upstream
+        upstream = _check_like(upstream, cache, "Dropout")
+        return upstream * cache
+
+
+class Flatten:
+    """``X: (n, d1, d2, ...) -> (n, d1 d2 ...)``; backward reshapes the gradient back."""
+
+    def __repr__(self) -> str:
+        return "Flatten()"
+
+    def forward(self, X) -> tuple[np.ndarray, tuple[int, ...]]:
+        """``X: (n, ...)`` -> ``(out: (n, prod ...), cache = X.shape)``."""
+        if type(X) is not np.ndarray or X.dtype.kind != "f":
+            X = as_float_array(X, "X")
+        if X.ndim < 2:
+            raise ValueError(
+                f"Flatten expects X of shape (n, ...) with 2 or more axes; got {X.shape}."
+            )
+        return X.reshape(X.shape[0], -1), X.shape
+
+    def backward(self, upstream, cache: tuple[int, ...]) -> np.ndarray:
+        """``dL/dX``: the upstream gradient ``(n, prod ...)`` reshaped to the input shape."""
+        n, d = cache[0], int(np.prod(cache[1:]))
+        if np.shape(upstream) != (n, d):
+            raise ValueError(
+                f"Flatten.backward expects an upstream gradient of shape {(n, d)} (the shape "
+                f"of its forward output); got {np.shape(upstream)}."
+            )
+        return np.asarray(upstream).reshape(cache)
+
+
+class CNN(Network):
+    """A sequential convolutional network with the interface of :class:`mlderive.models.Network`
+    (so :func:`mlderive.training.train` and the optimisers work with it unchanged).
+
+    ``layers``: applied in order, e.g. ``[Conv2d, ReLU, MaxPool2d, BatchNorm, Flatten, Dropout,
+    Linear]``; ``input_shape = (C, H, W)``: the model takes FLAT rows ``X: (n, C H W)`` (like
+    every model here) and reshapes them to images ``(n, C, H, W)`` first; ``loss_layer``:
+    a fused loss, :class:`~mlderive.layers.SoftmaxCrossEntropy` by default. The parameters of
+    the ``i``-th layer (counting from 1) appear in ``params`` as ``"W{i}"``, ``"b{i}"``,
+    ``"gamma{i}"``, ``"beta{i}"``; the L2 penalty applies to the ``W`` arrays only.
+
+    Modes: ``loss`` (the training pass) runs every layer in training mode (dropout on, batch
+    statistics, running statistics updated); ``forward`` (prediction, ``evaluate``) runs them
+    in evaluation mode (no dropout, running statistics, nothing updated).
+    """
+
+    def __init__(self, layers, input_shape, loss_layer=None, l2: float = 0.0):
+        self.layers = list(layers)
+        self.loss_layer = SoftmaxCrossEntropy() if loss_layer is None else loss_layer
+        self.l2 = float(l2)
+        if not (np.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0 (the penalty strength), got {l2!r}.")
+        if np.ndim(input_shape) != 1 or len(input_shape) != 3:
+            raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}.")
+        self.input_shape = tuple(_check_size(size, "input_shape") for size in input_shape)
+        self.d_in = int(np.prod(self.input_shape))
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        for i, layer in enumerate(self.layers, start=1):
+            for name in getattr(layer, "params", {}):
+                self.params[f"{name}{i}"] = layer.params[name]
+                self.grads[f"{name}{i}"] = layer.grads[name]
+        if not self.params:
+            raise ValueError("a CNN needs at least one layer with parameters (Conv2d, Linear).")
+        self.dtype = next(layer.dtype for layer in self.layers if hasattr(layer, "params"))
+        self.weight_names = [name for name in self.params if name.startswith("W")]
+
+    def _set_training(self, training: bool) -> None:
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = training
+
+    def _images(self, X) -> np.ndarray:
+        """Flat rows ``X: (n, C H W)`` -> images ``(n, C, H, W)`` in the model's dtype."""
+        X = as_float_array(X, "X")
+        if X.ndim != 2 or X.shape[1] != self.d_in:
+            raise ValueError(
+                f"CNN expects X of shape (n, {self.d_in}), one flattened {self.input_shape} "
+                f"image per row; got {X.shape}."
+            )
+        return X.astype(self.dtype, copy=False).reshape((X.shape[0],) + self.input_shape)
+
+    def forward(self, X) -> np.ndarray:
+        """Logits for ``X: (n, C H W)``, every layer in evaluation mode."""
+        out = self._images(X)
+        self._set_training(False)
+        try:
+            for layer in self.layers:
+                out, _ = layer.forward(out)
+        finally:
+            self._set_training(True)
+        return out
+
+    def loss(self, X, labels) -> tuple[float, ForwardCache]:
+        """``(data loss + L2 penalty, cache)``: the training-mode pass for ``X: (n, C H W)``."""
+        out = self._images(X)
+        self._set_training(True)
+        caches = []
+        for layer in self.layers:
+            out, cache = layer.forward(out)
+            caches.append(cache)
+        data_loss, loss_cache = self.loss_layer.forward(out, labels)
+        return data_loss + self.penalty(), ForwardCache(caches, loss_cache, out, data_loss)
+
+    def backward(self, cache: ForwardCache) -> None:
+        """Overwrite ``self.grads`` with the gradient of ``loss`` at the cached forward pass."""
+        upstream = self.loss_layer.backward(cache.loss_cache)
+        upstream = upstream.reshape(cache.logits.shape)
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[index]
+            if isinstance(layer, Conv2d | Linear):
+                upstream = layer.backward(upstream, cache.layer_caches[index], index > 0)
+            else:
+                upstream = layer.backward(upstream, cache.layer_caches[index])
+        if self.l2:
+            for w in self.weight_names:
+                self.grads[w] += self.l2 * self.params[w]
+
+
+__all__ = [
+    "CNN",
+    "BatchNorm",
+    "Conv2d",
+    "Dropout",
+    "Flatten",
+    "MaxPool2d",
+    "conv_initial_weights",
+]
