@@ -33,6 +33,22 @@ def naive_conv(X, W, b, stride, padding):
     return out
 
 
+def assert_layer_gradients(layer, X, names, rng):
+    """Gradient-check dX and each named parameter of ``layer`` at ``X`` (float64)."""
+    out, cache = layer.forward(X)
+    G = rng.normal(size=out.shape)
+    dX = layer.backward(G, cache)
+    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
+    for name in names:
+        analytic = layer.grads[name].copy()
+
+        def f(value, name=name):
+            layer.params[name][...] = value
+            return np.sum(layer.forward(X)[0] * G)
+
+        assert gradcheck(f, layer.params[name].copy(), analytic) < TOL
+
+
 def conv64(c_in, c_out, k, stride, padding, seed=0):
     layer = Conv2d(c_in, c_out, k, stride, padding, seed=seed, dtype=np.float64)
     layer.params["b"][:] = np.random.default_rng(seed + 1).normal(size=c_out)
@@ -65,19 +81,7 @@ def test_conv_forward_matches_naive_loops(c_in, c_out, k, stride, padding, H, W)
 def test_conv_gradients(c_in, c_out, k, stride, padding, H, W):
     layer = conv64(c_in, c_out, k, stride, padding)
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(2, c_in, H, W))
-    out, cache = layer.forward(X)
-    G = rng.normal(size=out.shape)
-    dX = layer.backward(G, cache)
-    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
-    for name in ("W", "b"):
-        analytic = layer.grads[name].copy()
-
-        def f(value, name=name):
-            layer.params[name][...] = value
-            return np.sum(layer.forward(X)[0] * G)
-
-        assert gradcheck(f, layer.params[name].copy(), analytic) < TOL
+    assert_layer_gradients(layer, rng.normal(size=(2, c_in, H, W)), ("W", "b"), rng)
 
 
 def test_conv_skipping_input_gradient_keeps_parameter_gradients():
@@ -187,18 +191,7 @@ def test_batchnorm_training_gradients(shape):
     layer = batchnorm64(shape[1])
     rng = np.random.default_rng(6)
     X = rng.normal(loc=1.5, scale=2.0, size=shape)
-    out, cache = layer.forward(X)
-    G = rng.normal(size=out.shape)
-    dX = layer.backward(G, cache)
-    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
-    for name in ("gamma", "beta"):
-        analytic = layer.grads[name].copy()
-
-        def f(value, name=name):
-            layer.params[name][...] = value
-            return np.sum(layer.forward(X)[0] * G)
-
-        assert gradcheck(f, layer.params[name].copy(), analytic) < TOL
+    assert_layer_gradients(layer, X, ("gamma", "beta"), rng)
 
 
 def test_batchnorm_eval_gradient():

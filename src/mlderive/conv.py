@@ -432,6 +432,8 @@ class CNN(Network):
     in evaluation mode (no dropout, running statistics, nothing updated).
     """
 
+    skippable_input_gradient = (Conv2d, Linear)
+
     def __init__(self, layers, input_shape, loss_layer=None, l2: float = 0.0):
         self.layers = list(layers)
         self.loss_layer = SoftmaxCrossEntropy() if loss_layer is None else loss_layer
@@ -489,20 +491,6 @@ class CNN(Network):
             caches.append(cache)
         data_loss, loss_cache = self.loss_layer.forward(out, labels)
         return data_loss + self.penalty(), ForwardCache(caches, loss_cache, out, data_loss)
-
-    def backward(self, cache: ForwardCache) -> None:
-        """Overwrite ``self.grads`` with the gradient of ``loss`` at the cached forward pass."""
-        upstream = self.loss_layer.backward(cache.loss_cache)
-        upstream = upstream.reshape(cache.logits.shape)
-        for index in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[index]
-            if isinstance(layer, Conv2d | Linear):
-                upstream = layer.backward(upstream, cache.layer_caches[index], index > 0)
-            else:
-                upstream = layer.backward(upstream, cache.layer_caches[index])
-        if self.l2:
-            for w in self.weight_names:
-                self.grads[w] += self.l2 * self.params[w]
 
 
 __all__ = [

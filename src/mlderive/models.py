@@ -64,6 +64,8 @@ class Network:
     The ``i``-th Linear layer's parameters appear in ``params`` as ``"W{i}"`` and ``"b{i}"``.
     """
 
+    skippable_input_gradient: tuple[type, ...] = (Linear,)
+
     def __init__(self, layers: Sequence, loss_layer, l2: float = 0.0):
         self.layers = list(layers)
         self.loss_layer = loss_layer
@@ -117,12 +119,16 @@ class Network:
         return data_loss + self.penalty(), ForwardCache(caches, loss_cache, logits, data_loss)
 
     def backward(self, cache: ForwardCache) -> None:
-        """Overwrite ``self.grads`` with the gradient of ``loss`` at the cached forward pass."""
+        """Overwrite ``self.grads`` with the gradient of ``loss`` at the cached forward pass.
+
+        The first layer's input gradient is never needed, so layers that can skip it (those in
+        ``skippable_input_gradient``) are told to.
+        """
         upstream = self.loss_layer.backward(cache.loss_cache)
-        upstream = upstream.reshape(cache.layer_caches[-1].shape[0], -1)
+        upstream = upstream.reshape(np.shape(cache.logits)[0], -1)
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
-            if isinstance(layer, Linear):
+            if isinstance(layer, self.skippable_input_gradient):
                 upstream = layer.backward(upstream, cache.layer_caches[index], index > 0)
             else:
                 upstream = layer.backward(upstream, cache.layer_caches[index])
