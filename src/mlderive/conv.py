@@ -6,7 +6,7 @@ Same conventions as :mod:`mlderive.layers`: ``forward(X) -> (out, cache)``,
 pass); float32 by default, float64 for gradient checks. Images are ``(n, C, H, W)``: examples,
 channels, height, width.
 
-* :class:`Conv2d` -- im2col with ``sliding_window_view`` and one matrix product per pass;
+* :class:`Conv2d` -- im2col by one strided copy per kernel offset, one matrix product per pass;
 * :class:`MaxPool2d` -- the gradient goes to the (first) arg-max of each window;
 * :class:`BatchNorm` -- per channel for ``(n, C, H, W)``, per feature for ``(n, C)``;
 * :class:`Dropout` -- inverted dropout (scaled at training time, identity at evaluation);
@@ -21,8 +21,8 @@ their attribute ``training`` (True at construction) chooses.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from ._allocator import keep_freed_memory
 from ._validate import as_float_array
 from .layers import (
     DEFAULT_DTYPE,
@@ -62,27 +62,10 @@ def _output_size(size: int, kernel: int, stride: int) -> int:
     return (size - kernel) // stride + 1
 
 
-def _windows(X: np.ndarray, kernel: tuple[int, int], stride: int) -> np.ndarray:
-    """Strided view ``(n, C, Ho, Wo, kh, kw)`` of every window of ``X: (n, C, H, W)``."""
-    view = sliding_window_view(X, kernel, axis=(2, 3))
-    return view[:, :, ::stride, ::stride]
-
-
-def _accumulate_windows(
-    dwin: np.ndarray, shape: tuple[int, ...], stride: int, dtype: np.dtype
-) -> np.ndarray:
-    """Transpose of :func:`_windows` (col2im): add ``dwin: (n, C, Ho, Wo, kh, kw)`` back.
-
-    Window ``(p, q)`` covers rows ``p s .. p s + kh - 1`` and columns ``q s .. q s + kw - 1``
-    of the result ``(n, C, H, W)``; overlapping windows add up. The loop runs over the
-    ``kh kw`` kernel offsets only; each step is one strided, vectorised addition.
-    """
-    out = np.zeros(shape, dtype=dtype)
-    _, _, Ho, Wo, kh, kw = dwin.shape
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += dwin[..., i, j]
-    return out
+def _window_slice(offset: int, count: int, stride: int) -> slice:
+    """Rows (or columns) ``offset, offset + stride, ...`` (``count`` of them): the element at
+    kernel offset ``offset`` of every window along one axis."""
+    return slice(offset, offset + stride * (count - 1) + 1, stride)
 
 
 def conv_initial_weights(shape: tuple[int, int, int, int], init: str, rng, dtype) -> np.ndarray:
@@ -110,12 +93,15 @@ class Conv2d:
 
         out[i, f, p, q] = b[f] + sum_{c, u, v} W[f, c, u, v] Xpad[i, c, p s + u, q s + v].
 
-    im2col: the windows of the zero-padded input become the rows of a matrix
-    ``cols: (n Ho Wo, C kh kw)`` (via ``sliding_window_view``), so the forward pass is the
-    single product ``cols W_mat^T`` with ``W_mat = W.reshape(F, C kh kw)``. Backward, with
-    ``G: (n Ho Wo, F)`` the upstream gradient laid out like the output rows:
-    ``dW_mat = G^T cols``, ``db = sum of G's rows`` and ``dcols = G W_mat``, which col2im adds
-    back into the padded input (overlapping windows add up) before the padding is cut off.
+    im2col: the windows of the zero-padded input become the columns of one matrix
+    ``cols: (C kh kw, n Ho Wo)``; row ``(c, u, v)`` holds ``Xpad[i, c, p s + u, q s + v]`` for
+    every example and output pixel. It is filled by ``kh kw`` strided copies (one per kernel
+    offset; no Python loop over pixels), and the forward pass is the single product
+    ``W_mat cols`` with ``W_mat = W.reshape(F, C kh kw)``. Backward, with ``G: (F, n Ho Wo)``
+    the upstream gradient laid out like that product: ``dW_mat = G cols^T``,
+    ``db = sum of G's columns`` and ``dcols = W_mat^T G``, which col2im (the transpose of
+    im2col) adds back into the padded input -- overlapping windows add up -- before the
+    padding is cut off.
     """
 
     def __init__(
@@ -155,6 +141,38 @@ class Conv2d:
         (kh, kw), p, s = self.kernel_size, self.padding, self.stride
         return _output_size(H + 2 * p, kh, s), _output_size(W + 2 * p, kw, s)
 
+    def im2col(self, X: np.ndarray) -> np.ndarray:
+        """``cols: (C kh kw, n Ho Wo)`` for ``X: (n, C, H, W)`` (already checked)."""
+        (kh, kw), p, s = self.kernel_size, self.padding, self.stride
+        n, C = X.shape[:2]
+        Ho, Wo = self.output_shape(X.shape[2], X.shape[3])
+        Xpad = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
+        by_channel = Xpad.transpose(1, 0, 2, 3)  # (C, n, Hpad, Wpad), a view
+        cols = np.empty((C, kh, kw, n, Ho, Wo), dtype=X.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                rows, columns = _window_slice(u, Ho, s), _window_slice(v, Wo, s)
+                cols[:, u, v] = by_channel[:, :, rows, columns]
+        return cols.reshape(C * kh * kw, n * Ho * Wo)
+
+    def col2im(self, dcols: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Transpose of :meth:`im2col`: ``dcols: (C kh kw, n Ho Wo)`` -> ``dX: (n, C, H, W)``.
+
+        Entry ``(c, u, v), (i, p, q)`` is added to ``Xpad[i, c, p s + u, q s + v]``; the loop
+        runs over the ``kh kw`` kernel offsets only, each a strided, vectorised addition.
+        """
+        (kh, kw), p, s = self.kernel_size, self.padding, self.stride
+        n, C, H, W = input_shape
+        Ho, Wo = self.output_shape(H, W)
+        dcols = dcols.reshape(C, kh, kw, n, Ho, Wo)
+        dXpad = np.zeros((n, C, H + 2 * p, W + 2 * p), dtype=self.dtype)
+        by_channel = dXpad.transpose(1, 0, 2, 3)
+        for u in range(kh):
+            for v in range(kw):
+                rows, columns = _window_slice(u, Ho, s), _window_slice(v, Wo, s)
+                by_channel[:, :, rows, columns] += dcols[:, u, v]
+        return dXpad[:, :, p : p + H, p : p + W] if p else dXpad
+
     def forward(self, X) -> tuple[np.ndarray, tuple]:
         """``X: (n, C, H, W)`` -> ``(out: (n, F, Ho, Wo), cache)``; X converted to the dtype."""
         X = _check_images(X, self.in_channels, "Conv2d")
@@ -166,20 +184,17 @@ class Conv2d:
                 f"got {X.shape}."
             )
         X = X if X.dtype == self.dtype else X.astype(self.dtype)
-        Xpad = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
-        n = X.shape[0]
-        win = _windows(Xpad, self.kernel_size, self.stride)  # (n, C, Ho, Wo, kh, kw)
-        Ho, Wo = win.shape[2], win.shape[3]
-        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * Ho * Wo, -1)  # one copy
-        W_mat = self.params["W"].reshape(self.out_channels, -1)
-        out = cols @ W_mat.T
-        out += self.params["b"]
-        out = out.reshape(n, Ho, Wo, self.out_channels).transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(out), (cols, Xpad.shape, X.shape)
+        n, F = X.shape[0], self.out_channels
+        Ho, Wo = self.output_shape(X.shape[2], X.shape[3])
+        cols = self.im2col(X)
+        out = self.params["W"].reshape(F, -1) @ cols  # (F, n Ho Wo)
+        out += self.params["b"][:, None]
+        out = out.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(out), (cols, X.shape)
 
     def backward(self, upstream, cache: tuple, input_grad: bool = True):
         """Fill ``self.grads`` from ``upstream: (n, F, Ho, Wo)``; return dL/dX or None."""
-        cols, padded_shape, input_shape = cache
+        cols, input_shape = cache
         n, F = input_shape[0], self.out_channels
         Ho, Wo = self.output_shape(input_shape[2], input_shape[3])
         if np.shape(upstream) != (n, F, Ho, Wo):
@@ -187,17 +202,14 @@ class Conv2d:
                 f"Conv2d.backward expects an upstream gradient of shape {(n, F, Ho, Wo)} "
                 f"(the shape of its forward output); got {np.shape(upstream)}."
             )
-        G = np.asarray(upstream, dtype=self.dtype).transpose(0, 2, 3, 1).reshape(-1, F)
+        upstream = np.asarray(upstream, dtype=self.dtype)
+        G = np.ascontiguousarray(upstream.transpose(1, 0, 2, 3)).reshape(F, -1)
         W_mat = self.params["W"].reshape(F, -1)
-        np.matmul(G.T, cols, out=self.grads["W"].reshape(F, -1))
-        np.add.reduce(G, axis=0, out=self.grads["b"])
+        np.matmul(G, cols.T, out=self.grads["W"].reshape(F, -1))
+        np.add.reduce(G, axis=1, out=self.grads["b"])
         if not input_grad:
             return None
-        (kh, kw), C = self.kernel_size, self.in_channels
-        dwin = (G @ W_mat).reshape(n, Ho, Wo, C, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-        dXpad = _accumulate_windows(dwin, padded_shape, self.stride, self.dtype)
-        p = self.padding
-        return dXpad[:, :, p:-p, p:-p] if p else dXpad
+        return self.col2im(W_mat.T @ G, input_shape)
 
 
 class MaxPool2d:
@@ -209,6 +221,9 @@ class MaxPool2d:
     row-major order within the window (the top-most, then left-most maximum; what
     ``numpy.argmax`` returns), so the input gradient sums to the upstream gradient's sum.
     Overlapping windows (``stride < kernel``) add their contributions.
+
+    Both passes loop over the ``kh kw`` offsets inside a window, never over pixels: offset
+    ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``.
     """
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
@@ -217,6 +232,13 @@ class MaxPool2d:
 
     def __repr__(self) -> str:
         return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+    def _offsets(self, Ho: int, Wo: int):
+        """``(rows, columns)`` slices of the window element at each offset, row-major."""
+        (kh, kw), s = self.kernel_size, self.stride
+        for u in range(kh):
+            for v in range(kw):
+                yield _window_slice(u, Ho, s), _window_slice(v, Wo, s)
 
     def forward(self, X) -> tuple[np.ndarray, tuple]:
         """``X: (n, C, H, W)`` -> ``(out: (n, C, Ho, Wo), cache)``."""
@@ -227,21 +249,29 @@ class MaxPool2d:
                 f"MaxPool2d with kernel {kh}x{kw} expects X of shape (n, C, H, W) with "
                 f"H >= {kh} and W >= {kw}; got {X.shape}."
             )
-        win = _windows(X, self.kernel_size, self.stride)
-        flat = win.reshape(win.shape[:4] + (kh * kw,))  # copies the windows once
-        argmax = np.argmax(flat, axis=-1)
-        out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-        return out, (argmax, X.shape, X.dtype)
+        Ho = _output_size(X.shape[2], kh, self.stride)
+        Wo = _output_size(X.shape[3], kw, self.stride)
+        offsets = self._offsets(Ho, Wo)
+        out = X[(..., *next(offsets))].copy()
+        for rows, columns in offsets:
+            np.maximum(out, X[:, :, rows, columns], out=out)
+        return out, (X, out)
 
     def backward(self, upstream, cache: tuple) -> np.ndarray:
         """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
-        argmax, input_shape, dtype = cache
-        upstream = _check_like(upstream, argmax, "MaxPool2d")
-        kh, kw = self.kernel_size
-        dflat = np.zeros(argmax.shape + (kh * kw,), dtype=dtype)
-        np.put_along_axis(dflat, argmax[..., None], upstream[..., None], axis=-1)
-        dwin = dflat.reshape(argmax.shape + (kh, kw))
-        return _accumulate_windows(dwin, input_shape, self.stride, dtype)
+        X, out = cache
+        upstream = _check_like(upstream, out, "MaxPool2d")
+        dX = np.zeros_like(X)
+        unclaimed = None  # windows whose arg-max is still unseen (None: all of them)
+        for rows, columns in self._offsets(*out.shape[2:]):
+            first_max = X[:, :, rows, columns] == out
+            if unclaimed is None:
+                unclaimed = ~first_max
+            else:
+                first_max &= unclaimed
+                unclaimed ^= first_max  # first_max is a subset of unclaimed
+            dX[:, :, rows, columns] += upstream * first_max
+        return dX
 
 
 class BatchNorm:
@@ -433,6 +463,7 @@ class CNN(Network):
     """
 
     skippable_input_gradient = (Conv2d, Linear)
+    evaluation_chunk = 500  # an im2col matrix of 500 images stays within tens of megabytes
 
     def __init__(self, layers, input_shape, loss_layer=None, l2: float = 0.0):
         self.layers = list(layers)
@@ -454,6 +485,7 @@ class CNN(Network):
             raise ValueError("a CNN needs at least one layer with parameters (Conv2d, Linear).")
         self.dtype = next(layer.dtype for layer in self.layers if hasattr(layer, "params"))
         self.weight_names = [name for name in self.params if name.startswith("W")]
+        keep_freed_memory()
 
     def _set_training(self, training: bool) -> None:
         for layer in self.layers:

@@ -65,6 +65,10 @@ class Network:
     """
 
     skippable_input_gradient: tuple[type, ...] = (Linear,)
+    evaluation_chunk: int | None = None  # rows per forward pass in evaluate; None: the default
+
+    def _chunk(self) -> int:
+        return self.evaluation_chunk or EVALUATION_CHUNK
 
     def __init__(self, layers: Sequence, loss_layer, l2: float = 0.0):
         self.layers = list(layers)
@@ -151,9 +155,10 @@ class Network:
     def predict(self, X) -> np.ndarray:
         """Predicted classes ``(n,)`` for ``X: (n, d)``."""
         X = as_float_array(X, "X", ndim=2)
+        chunk = self._chunk()
         chunks = [
-            self.predictions_from_logits(self.forward(X[i : i + EVALUATION_CHUNK]))
-            for i in range(0, X.shape[0], EVALUATION_CHUNK)
+            self.predictions_from_logits(self.forward(X[i : i + chunk]))
+            for i in range(0, X.shape[0], chunk)
         ]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
@@ -177,9 +182,10 @@ class Network:
                 f"labels {labels.shape}."
             )
         total_loss, correct = 0.0, 0
-        for i in range(0, X.shape[0], EVALUATION_CHUNK):
-            logits = self.forward(X[i : i + EVALUATION_CHUNK])
-            chunk_labels = labels[i : i + EVALUATION_CHUNK]
+        chunk = self._chunk()
+        for i in range(0, X.shape[0], chunk):
+            logits = self.forward(X[i : i + chunk])
+            chunk_labels = labels[i : i + chunk]
             chunk_loss, _ = self.loss_layer.forward(logits, chunk_labels)
             total_loss += chunk_loss * logits.shape[0]
             if chunk_labels.ndim == 1:

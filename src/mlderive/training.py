@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._allocator import keep_freed_memory
 from ._validate import as_float_array
 
 
@@ -192,6 +193,7 @@ def train(
     model keeps the parameters it had at the start of that step.
     """
     epochs = _positive_int(epochs, "epochs")
+    keep_freed_memory()  # reuse the step's large temporaries instead of page-faulting anew
     batch_size = _positive_int(batch_size, "batch_size")
     X, y = _check_data(model, X, y, "X")
     if validation is not None and validation_fraction is not None:
