@@ -325,8 +325,8 @@ class BatchNorm:
             f"dtype={self.dtype.name})"
         )
 
-    def _check_input(self, X) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
-        """X, the axes the statistics run over, and the shape that broadcasts ``(C,)``."""
+    def _check_input(self, X) -> tuple[np.ndarray, tuple[int, ...]]:
+        """X (in the layer's dtype) and the shape that broadcasts ``(C,)`` against it."""
         if type(X) is not np.ndarray or X.dtype.kind != "f":
             X = as_float_array(X, "X")
         C = self.num_features
@@ -335,13 +335,22 @@ class BatchNorm:
                 f"BatchNorm({C}) expects X of shape (n, {C}) or (n, {C}, H, W); got {X.shape}."
             )
         X = X if X.dtype == self.dtype else X.astype(self.dtype)
-        if X.ndim == 2:
-            return X, (0,), (1, C)
-        return X, (0, 2, 3), (1, C, 1, 1)
+        return X, (1, C) if X.ndim == 2 else (1, C, 1, 1)
+
+    def _channel_sum(self, A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
+        """Per-channel sum of ``A`` (or of ``A * B``): ``(C,)``, without a temporary array.
+
+        ``A, B: (n, C)`` or ``(n, C, H, W)``, viewed as ``(n, C, H W)`` so the sum runs along
+        contiguous memory.
+        """
+        A3 = A.reshape(A.shape[0], self.num_features, -1)
+        if B is None:
+            return np.einsum("ncp->c", A3)
+        return np.einsum("ncp,ncp->c", A3, B.reshape(A3.shape))
 
     def forward(self, X) -> tuple[np.ndarray, tuple]:
         """``X: (n, C)`` or ``(n, C, H, W)`` -> ``(out, cache)`` of the same shape."""
-        X, axes, bshape = self._check_input(X)
+        X, bshape = self._check_input(X)
         if self.training:
             m = X.size // self.num_features
             if m < 2:
@@ -350,33 +359,40 @@ class BatchNorm:
                     f"estimate a variance; got X of shape {X.shape}. Use a larger batch or "
                     f"set training = False."
                 )
-            mean = X.mean(axis=axes)
-            var = X.var(axis=axes)
+            mean = self._channel_sum(X) / m
+            xhat = X - mean.reshape(bshape)  # centred now, normalised below
+            var = self._channel_sum(xhat, xhat) / m
             self.running_mean *= self.momentum
             self.running_mean += (1 - self.momentum) * mean
             self.running_var *= self.momentum
             self.running_var += (1 - self.momentum) * var
         else:
-            mean, var = self.running_mean, self.running_var
+            var = self.running_var
+            xhat = X - self.running_mean.reshape(bshape)
         inv_std = 1.0 / np.sqrt(var + self.eps)
-        xhat = (X - mean.reshape(bshape)) * inv_std.reshape(bshape)
-        out = xhat * self.params["gamma"].reshape(bshape) + self.params["beta"].reshape(bshape)
-        return out, (xhat, inv_std, axes, bshape, self.training)
+        xhat *= inv_std.reshape(bshape)
+        out = xhat * self.params["gamma"].reshape(bshape)
+        out += self.params["beta"].reshape(bshape)
+        return out, (xhat, inv_std, bshape, self.training)
 
     def backward(self, upstream, cache: tuple) -> np.ndarray:
         """Fill ``grads`` (``gamma``, ``beta``) and return ``dL/dX`` (training-mode formula
         if the forward pass ran in training mode, else the plain affine map's gradient)."""
-        xhat, inv_std, axes, bshape, training = cache
+        xhat, inv_std, bshape, training = cache
         g = _check_like(upstream, xhat, "BatchNorm")
-        np.sum(g * xhat, axis=axes, out=self.grads["gamma"])
-        np.sum(g, axis=axes, out=self.grads["beta"])
+        self.grads["gamma"][...] = self._channel_sum(g, xhat)
+        self.grads["beta"][...] = self._channel_sum(g)
         scale = (self.params["gamma"] * inv_std).reshape(bshape)
         if not training:
             return g * scale
         m = xhat.size // self.num_features
         sum_g = self.grads["beta"].reshape(bshape)
         sum_g_xhat = self.grads["gamma"].reshape(bshape)
-        return (scale / m) * (m * g - sum_g - xhat * sum_g_xhat)
+        dX = xhat * sum_g_xhat  # the same formula, with fewer temporaries
+        dX += sum_g
+        dX -= m * g
+        dX *= -scale / m
+        return dX
 
 
 class Dropout:
