@@ -1,0 +1,186 @@
+"""Tests for mlderive.cnn (the book's small CNN and its inspection helpers), for im2col /
+col2im as a pair of adjoint maps, and for the allocator tuning the trainer switches on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlderive._allocator import keep_freed_memory
+from mlderive.cnn import confusion_matrix, feature_maps, small_cnn
+from mlderive.conv import BatchNorm, Conv2d, Dropout, MaxPool2d
+from mlderive.gradcheck import gradcheck
+
+# ------------------------------------------------------------------------------ small_cnn
+
+
+def layer_names(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_small_cnn_layers_with_and_without_batchnorm_and_dropout():
+    plain = small_cnn((4, 8))
+    assert layer_names(plain) == [
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Flatten",
+        "Linear",
+    ]
+    regularised = small_cnn((4, 8), batchnorm=True, dropout=0.3)
+    names = layer_names(regularised)
+    assert names.count("BatchNorm") == 2 and names.count("Dropout") == 1
+    assert names.index("BatchNorm") == 1  # right after the first convolution
+    assert regularised.layers[names.index("Dropout")].p == 0.3
+
+
+def test_small_cnn_shapes_and_parameter_count():
+    model = small_cnn((4, 8), seed=1)
+    X = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    assert model.forward(X).shape == (3, 10)
+    expected = (4 * 1 * 9 + 4) + (8 * 4 * 9 + 8) + (8 * 7 * 7 * 10 + 10)
+    assert sum(p.size for p in model.params.values()) == expected
+    assert model.dtype == np.float32
+
+
+def test_small_cnn_seed_fixes_every_weight():
+    a, b, c = small_cnn(seed=3), small_cnn(seed=3), small_cnn(seed=4)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    assert not np.array_equal(a.params["W1"], c.params["W1"])
+
+
+def test_small_cnn_gradients_in_float64_with_batchnorm():
+    model = small_cnn((2, 3), batchnorm=True, input_shape=(1, 8, 8), seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 64))
+    labels = rng.integers(0, 10, size=5)
+    model.loss_and_gradients(X, labels)
+    conv_biases = [f"b{i}" for i, layer in enumerate(model.layers, 1) if isinstance(layer, Conv2d)]
+    assert len(conv_biases) == 2
+    for name in conv_biases:  # batch norm subtracts the mean: a bias right before it is inert
+        assert np.abs(model.grads[name]).max() < 1e-12
+    for name, value in model.params.items():
+        if name in conv_biases:
+            continue
+        analytic = model.grads[name].copy()
+        saved = model.get_params()
+
+        def f(v, name=name):
+            model.params[name][...] = v
+            return model.loss(X, labels)[0]
+
+        assert gradcheck(f, value.copy(), analytic) < 1e-6, name
+        model.set_params(saved)
+
+
+def test_small_cnn_rejects_sizes_it_cannot_halve_twice():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        small_cnn(input_shape=(1, 30, 30))
+
+
+def test_cnn_evaluation_in_small_chunks_equals_one_pass():
+    model = small_cnn((3, 4), batchnorm=True, dropout=0.5, seed=2)
+    rng = np.random.default_rng(1)
+    X, y = rng.random((23, 784), dtype=np.float32), rng.integers(0, 10, size=23)
+    whole = model.evaluate(X, y)
+    model.evaluation_chunk = 5  # 4 full chunks and a ragged one
+    chunked = model.evaluate(X, y)
+    assert chunked[1] == whole[1] and chunked[0] == pytest.approx(whole[0], rel=1e-5)
+    np.testing.assert_array_equal(model.predict(X), np.argmax(model.forward(X), axis=1))
+
+
+# ------------------------------------------------------------------------------ inspection
+
+
+def test_feature_maps_are_the_first_layers_in_evaluation_mode():
+    model = small_cnn((4, 8), batchnorm=True, dropout=0.5, seed=0)
+    X = np.random.default_rng(0).random((2, 784), dtype=np.float32)
+    maps = feature_maps(model, X, upto=2)  # conv, batch norm, ReLU
+    assert maps.shape == (2, 4, 28, 28) and maps.min() >= 0
+    assert all(getattr(layer, "training", True) for layer in model.layers)  # restored
+    conv, norm = model.layers[0], model.layers[1]
+    norm.training = False
+    expected = np.maximum(norm.forward(conv.forward(X.reshape(2, 1, 28, 28))[0])[0], 0)
+    np.testing.assert_allclose(maps, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="upto"):
+        feature_maps(model, X, upto=len(model.layers))
+
+
+def test_confusion_matrix_counts_pairs():
+    counts = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], classes=3)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=60))
+def test_confusion_matrix_sums(pairs):
+    labels = np.array([a for a, _ in pairs], dtype=int)
+    predictions = np.array([b for _, b in pairs], dtype=int)
+    counts = confusion_matrix(labels, predictions, classes=5)
+    assert counts.sum() == len(pairs)
+    assert np.trace(counts) == int(np.sum(labels == predictions))
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(labels, minlength=5))
+
+
+def test_confusion_matrix_bad_input_names_the_problem():
+    with pytest.raises(ValueError, match="same length"):
+        confusion_matrix([0, 1], [0], classes=2)
+    with pytest.raises(ValueError, match=r"labels must be classes in 0\.\.1"):
+        confusion_matrix([0, 2], [0, 1], classes=2)
+    with pytest.raises(ValueError, match="predictions"):
+        confusion_matrix([0, 1], [-1, 1], classes=2)
+
+
+# ------------------------------------------------------------------------------ im2col
+
+
+@given(
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 2),
+    st.integers(0, 2),
+    st.integers(3, 7),
+    st.integers(0, 2**31 - 1),
+)
+def test_col2im_is_the_adjoint_of_im2col(channels, k, stride, padding, size, seed):
+    """<im2col(X), D> = <X, col2im(D)> for every X and D: col2im is im2col's transpose."""
+    layer = Conv2d(channels, 1, k, stride, padding, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(2, channels, size, size))
+    cols = layer.im2col(X)
+    D = rng.normal(size=cols.shape)
+    assert np.vdot(cols, D) == pytest.approx(np.vdot(X, layer.col2im(D, X.shape)), rel=1e-10)
+
+
+def test_conv_input_gradient_is_a_correlation_with_the_flipped_kernel():
+    """For stride 1: dX = correlate(pad(G, k - 1 - p), flipped W with in/out swapped)."""
+    rng = np.random.default_rng(0)
+    conv = Conv2d(3, 4, 3, padding=1, seed=0, dtype=np.float64)
+    X = rng.normal(size=(2, 3, 6, 6))
+    out, cache = conv.forward(X)
+    G = rng.normal(size=out.shape)
+    dX = conv.backward(G, cache)
+    flipped = Conv2d(4, 3, 3, padding=1, dtype=np.float64)
+    flipped.params["W"][...] = conv.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    np.testing.assert_allclose(flipped.forward(G)[0], dX, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ layers misc
+
+
+def test_pool_and_norm_layers_still_accept_the_small_cnn_shapes():
+    X = np.random.default_rng(0).normal(size=(2, 4, 28, 28)).astype(np.float32)
+    pooled, _ = MaxPool2d(2).forward(X)
+    assert pooled.shape == (2, 4, 14, 14) and pooled.dtype == np.float32
+    assert BatchNorm(4).forward(X)[0].shape == X.shape
+    assert Dropout(0.5, seed=0).forward(X)[0].dtype == np.float32
+
+
+def test_keep_freed_memory_is_idempotent_and_reports_a_bool():
+    first = keep_freed_memory()
+    assert isinstance(first, bool) and keep_freed_memory() is first
