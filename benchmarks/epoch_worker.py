@@ -2,10 +2,12 @@
 
 Usage: ``python benchmarks/epoch_worker.py SIDE MODEL --threads T --epochs E``, with SIDE
 ``numpy`` (the mlderive trainer) or ``torch`` (PyTorch CPU eager), MODEL ``mlp``
-(784-256-10 ReLU) or ``softmax`` (784-10). The process fixes its thread count before
-importing numpy or torch, loads MNIST, measures its library's float32 matmul rate, runs one
-warm-up epoch and then E timed epochs (SGD, batch 128, shuffled, float32), and prints one
-JSON line: the epoch times and the measured matmul rates.
+(784-256-10 ReLU), ``softmax`` (784-10) or ``cnn`` (the book's small CNN, no batch norm or
+dropout: conv 3x3x16 - ReLU - pool - conv 3x3x32 - ReLU - pool - dense 10, on Fashion-MNIST).
+The process fixes its thread count before importing numpy or torch, loads the data, measures
+its library's float32 matmul rate, runs one warm-up epoch and then E timed epochs (SGD,
+batch 128, shuffled, float32), and prints one JSON line: the epoch times and the measured
+matmul rates.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SIZES = {"mlp": [784, 256, 10], "softmax": [784, 10]}
+MODELS = [*SIZES, "cnn"]
+CNN_CHANNELS = (16, 32)
 LEARNING_RATE = 0.1
 BATCH_SIZE = 128
 PEAK_SHAPES = {"128x784x256": (128, 784, 256), "2048^3": (2048, 2048, 2048)}
@@ -26,7 +30,7 @@ PEAK_SHAPES = {"128x784x256": (128, 784, 256), "2048^3": (2048, 2048, 2048)}
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("side", choices=["numpy", "torch"])
-    parser.add_argument("model", choices=sorted(SIZES))
+    parser.add_argument("model", choices=MODELS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up")
     parser.add_argument("--seed", type=int, default=0)
@@ -58,11 +62,20 @@ def matmul_rates(make, matmul) -> dict[str, float]:
     return rates
 
 
+def load_data(model_name: str):
+    """Training images ``(60000, 784)`` float32 and labels: Fashion-MNIST for the CNN, MNIST
+    for the dense models (the shapes, and so the times, are the same)."""
+    from mlderive.data import load_fashion_mnist, load_mnist
+
+    X, y, _, _ = load_fashion_mnist() if model_name == "cnn" else load_mnist()
+    return X, y
+
+
 def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    from mlderive.data import load_mnist
+    from mlderive.cnn import small_cnn
     from mlderive.models import MLP
     from mlderive.optim import SGD
     from mlderive.training import train
@@ -70,8 +83,11 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
     blas = [(p["internal_api"], p["version"], p["num_threads"]) for p in threadpool_info()]
     rng = np.random.default_rng(0)
     rates = matmul_rates(lambda r, c: rng.random((r, c), dtype=np.float32), np.matmul)
-    X, y, _, _ = load_mnist()
-    model = MLP(SIZES[model_name], seed=seed)  # [784, 10] is softmax regression
+    X, y = load_data(model_name)
+    if model_name == "cnn":
+        model = small_cnn(CNN_CHANNELS, seed=seed)
+    else:
+        model = MLP(SIZES[model_name], seed=seed)  # [784, 10] is softmax regression
     history = train(
         model,
         SGD(LEARNING_RATE),
@@ -96,20 +112,33 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from mlderive.data import load_mnist
-
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rates = matmul_rates(lambda r, c: torch.rand(r, c, dtype=torch.float32), torch.matmul)
-    X_np, y_np, _, _ = load_mnist()
+    X_np, y_np = load_data(model_name)
     X, y = torch.from_numpy(X_np), torch.from_numpy(y_np)
-    sizes = SIZES[model_name]
-    layers = []
-    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        if i > 0:
-            layers.append(torch.nn.ReLU())
-        layers.append(torch.nn.Linear(d_in, d_out))
-    model = torch.nn.Sequential(*layers)
+    if model_name == "cnn":
+        X = X.reshape(-1, 1, 28, 28)
+        c1, c2 = CNN_CHANNELS
+        nn = torch.nn
+        model = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(c2 * 7 * 7, 10),
+        )
+    else:
+        sizes = SIZES[model_name]
+        layers = []
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            if i > 0:
+                layers.append(torch.nn.ReLU())
+            layers.append(torch.nn.Linear(d_in, d_out))
+        model = torch.nn.Sequential(*layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(seed)
     n = X.shape[0]

@@ -1,4 +1,5 @@
-"""Epoch-time benchmark: the mlderive NumPy trainer against PyTorch CPU eager, on MNIST.
+"""Epoch-time benchmark: the mlderive NumPy trainer against PyTorch CPU eager, on MNIST
+(dense models) and Fashion-MNIST (the book's small CNN).
 
 One command runs everything and prints the table::
 
@@ -14,7 +15,8 @@ by round (the median of the per-round ratios; the two processes of a round ran b
 so a busy phase of the host hits both), and best epoch against best epoch.
 
 FLOPs are counted per matrix product, ``2 m k n``: the forward pass, the weight gradients,
-and the input gradient of every layer but the first (which needs none). Element-wise work
+and the input gradient of every layer but the first (which needs none); a convolution
+counts as the matrix product of its im2col form. Element-wise work
 (bias, ReLU, softmax, the update) is not counted. Benchmarks are never tests: nothing here
 asserts a time. PyTorch is a benchmark-only dependency (benchmarks/requirements.txt); without
 it only our side runs.
@@ -34,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "epoch_worker.py"
 sys.path.insert(0, str(HERE))
-from epoch_worker import BATCH_SIZE, SIZES  # noqa: E402
+from epoch_worker import BATCH_SIZE, CNN_CHANNELS, MODELS, SIZES  # noqa: E402
 
 N_TRAIN = 60_000
 
@@ -50,6 +52,27 @@ def epoch_flops(sizes: list[int], n: int = N_TRAIN) -> float:
         products = 2 if i == 0 else 3
         per_example += products * 2 * d_in * d_out
     return float(per_example * n)
+
+
+def cnn_epoch_flops(channels: tuple[int, int] = CNN_CHANNELS, n: int = N_TRAIN) -> float:
+    """Matrix-product FLOPs of one epoch of the small CNN (3x3 convolutions, padding 1).
+
+    A convolution from ``c_in`` to ``c_out`` channels on an ``s x s`` map is the product of
+    ``(s^2, 9 c_in)`` and ``(9 c_in, c_out)`` per example; then the dense layer ``c2 7 7 -> 10``.
+    """
+    c1, c2 = channels
+    products = [(28 * 28, 9 * 1, c1), (14 * 14, 9 * c1, c2), (1, c2 * 7 * 7, 10)]
+    per_example = 0
+    for i, (m, k, out) in enumerate(products):
+        per_example += (2 if i == 0 else 3) * 2 * m * k * out
+    return float(per_example * n)
+
+
+LABELS = {"mlp": "MLP 784-256-10 ReLU", "softmax": "softmax regression", "cnn": "small CNN 16-32"}
+
+
+def model_flops(model: str) -> float:
+    return cnn_epoch_flops() if model == "cnn" else epoch_flops(SIZES[model])
 
 
 def torch_problem() -> str | None:
@@ -135,8 +158,8 @@ def print_table(results: dict, threads: int, sides: list[str], models: list[str]
     print(header)
     print("-" * len(header))
     for model in models:
-        label = "MLP 784-256-10 ReLU" if model == "mlp" else "softmax regression"
-        flops = epoch_flops(SIZES[model])
+        label = LABELS[model]
+        flops = model_flops(model)
         for side in sides:
             times = epoch_times(results, side, model)
             median, low, high = summarise(times)
@@ -156,7 +179,7 @@ def print_table(results: dict, threads: int, sides: list[str], models: list[str]
         f"{'best / best':>13}"
     )
     for model in models:
-        label = "MLP 784-256-10 ReLU" if model == "mlp" else "softmax regression"
+        label = LABELS[model]
         ours, theirs = epoch_times(results, "numpy", model), epoch_times(results, "torch", model)
         pairs = paired_ratios(results, model)
         paired = f"{statistics.median(pairs):.2f} ({min(pairs):.2f}-{max(pairs):.2f})"
@@ -171,7 +194,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=6, help="A B alternations per model")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per process")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--models", nargs="+", default=["mlp", "softmax"], choices=sorted(SIZES))
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per process")
     args = parser.parse_args(argv)
 
