@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlderive.conv import CNN, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
-from mlderive.gradcheck import gradcheck
+from mlderive.conv import CNN, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d, conv2d_by_loops
+from mlderive.gradcheck import gradcheck, layer_gradient_errors
 from mlderive.layers import Linear, ReLU
 from mlderive.optim import Adam
 from mlderive.training import train
@@ -16,37 +16,11 @@ from mlderive.training import train
 TOL = 1e-7  # float64 centred differences agree with the exact gradients to ~1e-9 here
 
 
-def naive_conv(X, W, b, stride, padding):
-    """Textbook loops over examples, filters and output pixels (the reference)."""
-    n, _, H, Wd = X.shape
-    F, _, kh, kw = W.shape
-    Xp = np.pad(X, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    Ho = (H + 2 * padding - kh) // stride + 1
-    Wo = (Wd + 2 * padding - kw) // stride + 1
-    out = np.zeros((n, F, Ho, Wo))
-    for i in range(n):
-        for f in range(F):
-            for p in range(Ho):
-                for q in range(Wo):
-                    window = Xp[i, :, p * stride : p * stride + kh, q * stride : q * stride + kw]
-                    out[i, f, p, q] = np.sum(window * W[f]) + b[f]
-    return out
-
-
 def assert_layer_gradients(layer, X, names, rng):
     """Gradient-check dX and each named parameter of ``layer`` at ``X`` (float64)."""
-    out, cache = layer.forward(X)
-    G = rng.normal(size=out.shape)
-    dX = layer.backward(G, cache)
-    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
-    for name in names:
-        analytic = layer.grads[name].copy()
-
-        def f(value, name=name):
-            layer.params[name][...] = value
-            return np.sum(layer.forward(X)[0] * G)
-
-        assert gradcheck(f, layer.params[name].copy(), analytic) < TOL
+    errors = layer_gradient_errors(layer, X, seed=rng)
+    assert set(errors) == {"X", *names}
+    assert max(errors.values()) < TOL, errors
 
 
 def conv64(c_in, c_out, k, stride, padding, seed=0):
@@ -72,7 +46,7 @@ def test_conv_forward_matches_naive_loops(c_in, c_out, k, stride, padding, H, W)
     layer = conv64(c_in, c_out, k, stride, padding)
     X = np.random.default_rng(2).normal(size=(2, c_in, H, W))
     out, _ = layer.forward(X)
-    expected = naive_conv(X, layer.params["W"], layer.params["b"], stride, padding)
+    expected = conv2d_by_loops(X, layer.params["W"], layer.params["b"], stride, padding)
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
@@ -136,7 +110,7 @@ def test_conv_bad_channels_and_small_input_raise():
 def test_conv_matches_naive_loops_property(c_in, c_out, k, stride, padding, size):
     layer = conv64(c_in, c_out, k, stride, padding, seed=size)
     X = np.random.default_rng(k).normal(size=(2, c_in, size, size + 1))
-    expected = naive_conv(X, layer.params["W"], layer.params["b"], stride, padding)
+    expected = conv2d_by_loops(X, layer.params["W"], layer.params["b"], stride, padding)
     np.testing.assert_allclose(layer.forward(X)[0], expected, rtol=1e-12, atol=1e-12)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import mlderive as ml
+from mlderive.gradcheck import layer_gradient_errors
 
 
 def test_gradient_of_a_quadratic_is_found():
@@ -49,3 +50,29 @@ def test_relative_error_conventions():
 def test_steps_at_large_magnitude_stay_accurate():
     x = np.array([1e3 + 0.25])
     assert ml.gradcheck(lambda v: np.sum(v**2), x, 2 * x) < 1e-9
+
+
+class _Scale:
+    """out = a * X, with an optionally wrong backward (for layer_gradient_errors)."""
+
+    def __init__(self, wrong: bool):
+        self.params = {"a": np.array([1.5])}
+        self.grads = {"a": np.zeros(1)}
+        self.wrong = wrong
+
+    def forward(self, X):
+        return self.params["a"][0] * X, X
+
+    def backward(self, upstream, cache):
+        self.grads["a"][0] = np.sum(upstream * cache) * (2.0 if self.wrong else 1.0)
+        return self.params["a"][0] * upstream
+
+
+def test_layer_gradient_errors_checks_input_and_every_parameter():
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    good = layer_gradient_errors(_Scale(wrong=False), X)
+    assert set(good) == {"X", "a"} and max(good.values()) < 1e-9
+    bad_layer = _Scale(wrong=True)
+    bad = layer_gradient_errors(bad_layer, X)
+    assert bad["X"] < 1e-9 and bad["a"] > 0.1
+    assert bad_layer.params["a"][0] == 1.5  # the parameter is restored after the check

@@ -85,6 +85,29 @@ def conv_initial_weights(shape: tuple[int, int, int, int], init: str, rng, dtype
     return (rng.standard_normal(shape) * np.sqrt(variance)).astype(dtype)
 
 
+def conv2d_by_loops(X, W, b, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """The definition of :class:`Conv2d`'s output, computed by plain loops (a slow reference).
+
+    ``X: (n, C, H, W)``, ``W: (F, C, kh, kw)``, ``b: (F,)`` -> ``(n, F, Ho, Wo)``: one dot
+    product of a filter with a window of the zero-padded input per example, filter and
+    output pixel. For checking the fast version on small inputs only.
+    """
+    X, W, b = np.asarray(X, float), np.asarray(W, float), np.asarray(b, float)
+    n, _, H, Wd = X.shape
+    F, _, kh, kw = W.shape
+    Xpad = np.pad(X, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    Ho = _output_size(H + 2 * padding, kh, stride)
+    Wo = _output_size(Wd + 2 * padding, kw, stride)
+    out = np.zeros((n, F, Ho, Wo))
+    for i in range(n):
+        for f in range(F):
+            for p in range(Ho):
+                for q in range(Wo):
+                    window = Xpad[i, :, p * stride : p * stride + kh, q * stride : q * stride + kw]
+                    out[i, f, p, q] = np.sum(window * W[f]) + b[f]
+    return out
+
+
 class Conv2d:
     """2-D convolution (cross-correlation, as in every deep-learning library).
 
@@ -543,6 +566,7 @@ class CNN(Network):
 
 __all__ = [
     "CNN",
+    "conv2d_by_loops",
     "BatchNorm",
     "Conv2d",
     "Dropout",

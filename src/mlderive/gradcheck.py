@@ -2,7 +2,8 @@
 
 ``numerical_derivative(f, x)`` estimates the derivative of any function of an array by centred
 differences; ``gradcheck(f, x, analytic)`` compares it with a formula and returns the largest
-relative error, in the CS231n convention ``|a - b| / max(|a| + |b|, floor)``.
+relative error, in the CS231n convention ``|a - b| / max(|a| + |b|, floor)``;
+``layer_gradient_errors(layer, X)`` does this for a layer's input and every parameter.
 """
 
 from __future__ import annotations
@@ -76,3 +77,30 @@ def gradcheck(
             f"so the derivative must have shape {numeric.shape}."
         )
     return relative_error(analytic, numeric, floor=floor)
+
+
+def layer_gradient_errors(layer, X, seed=0) -> dict[str, float]:
+    """Gradient-check a layer's ``backward`` at ``X`` (use float64 layers and inputs).
+
+    The scalar checked is ``L = sum(forward(X) * G)`` for a fixed random ``G`` (so
+    ``dL/d out = G``); returns ``{"X": error of dL/dX, name: error of grads[name], ...}`` for
+    every parameter of the layer. The layer must be deterministic: a dropout layer, which
+    draws a new mask at each forward pass, cannot be checked this way.
+    """
+    X = np.array(X, dtype=np.float64)
+    out, cache = layer.forward(X)
+    G = np.random.default_rng(seed).normal(size=np.shape(out))
+    errors = {
+        "X": gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, layer.backward(G, cache))
+    }
+    params = getattr(layer, "params", {})
+    for name, value in params.items():
+        analytic, saved = layer.grads[name].copy(), value.copy()
+
+        def loss_at(v, value=value):
+            value[...] = v
+            return np.sum(layer.forward(X)[0] * G)
+
+        errors[name] = gradcheck(loss_at, saved, analytic)
+        value[...] = saved
+    return errors
