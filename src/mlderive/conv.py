@@ -246,7 +246,9 @@ class MaxPool2d:
     Overlapping windows (``stride < kernel``) add their contributions.
 
     Both passes loop over the ``kh kw`` offsets inside a window, never over pixels: offset
-    ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``.
+    ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``. The cache
+    holds the input and the output themselves (no copies), so no later layer may overwrite
+    them: do not put a ``ReLU(inplace=True)`` right after a pooling layer.
     """
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
