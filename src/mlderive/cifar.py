@@ -28,14 +28,12 @@ import hashlib
 import os
 import sys
 import tarfile
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .data import DOWNLOAD_TIMEOUT, DataFileError, _cache_dir, _data_dir
+from .data import DataFileError, _cache_dir, _data_dir, download_atomically
 
 RECORD_BYTES = 1 + 3 * 32 * 32
 FOLDER = "cifar-10-batches-bin"
@@ -155,21 +153,7 @@ def _read_folder(folder: Path, spec: CifarSpec) -> dict[str, bytes]:
 
 def _download(spec: CifarSpec, dest: Path) -> None:
     """Fetch the archive to ``dest`` atomically: verified before it is renamed into place."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=".part-")
-    try:
-        with tmp, urllib.request.urlopen(spec.url, timeout=DOWNLOAD_TIMEOUT) as response:
-            total = 0
-            while chunk := response.read(1 << 20):
-                total += len(chunk)
-                if total > spec.nbytes:
-                    raise DataFileError(f"{spec.url}: response larger than {spec.nbytes} bytes")
-                tmp.write(chunk)
-        _verify_archive(Path(tmp.name), spec)
-        os.replace(tmp.name, dest)
-    except BaseException:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
+    download_atomically(spec.url, dest, spec.nbytes, lambda path: _verify_archive(path, spec))
 
 
 def _batches(spec: CifarSpec, data_dir, cache_dir, download: bool) -> dict[str, bytes]:

@@ -264,24 +264,34 @@ def _read_verified(path: Path, f: DataFile, mirrors: tuple[str, ...], gz: bool |
 # ------------------------------------------------------------------------------- download
 
 
-def _download(url: str, dest: Path, f: DataFile, mirrors: tuple[str, ...]) -> None:
-    """Fetch ``url`` (a .gz) to ``dest`` atomically; verified before it is renamed into place."""
+def download_atomically(url: str, dest: Path, max_bytes: int, verify) -> None:
+    """Fetch ``url`` to ``dest`` through a temporary file in the same folder.
+
+    ``verify(path)`` must raise if the downloaded file is not the expected one; only a file
+    that passes is renamed to ``dest``. On any failure (network, size over ``max_bytes``,
+    verification, interruption) the temporary file is deleted and ``dest`` is untouched.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    limit = f.nbytes + max(f.nbytes // 50, 1 << 16)  # a gzip is never much larger than its data
     tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=".part-")
     try:
         with tmp, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
             total = 0
             while chunk := resp.read(1 << 20):
                 total += len(chunk)
-                if total > limit:
-                    raise DataFileError(f"{url}: response larger than {limit} bytes")
+                if total > max_bytes:
+                    raise DataFileError(f"{url}: response larger than {max_bytes} bytes")
                 tmp.write(chunk)
-        _read_verified(Path(tmp.name), f, mirrors, gz=True)
+        verify(Path(tmp.name))
         os.replace(tmp.name, dest)
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)
         raise
+
+
+def _download(url: str, dest: Path, f: DataFile, mirrors: tuple[str, ...]) -> None:
+    """Fetch ``url`` (a .gz) to ``dest`` atomically; verified before it is renamed into place."""
+    limit = f.nbytes + max(f.nbytes // 50, 1 << 16)  # a gzip is never much larger than its data
+    download_atomically(url, dest, limit, lambda path: _read_verified(path, f, mirrors, gz=True))
 
 
 def _missing_error(spec, missing, data_dir, cache_dir, attempts, skipped) -> DataFileError:
