@@ -286,16 +286,24 @@ class MaxPool2d:
         """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
         X, out = cache
         upstream = _check_like(upstream, out, "MaxPool2d")
-        dX = np.zeros_like(X)
+        (kh, kw), s = self.kernel_size, self.stride
+        Ho, Wo = out.shape[2:]
+        # Windows that tile X exactly cover every pixel once: each offset's slice is then
+        # written once, with no need to zero dX first or to add.
+        tiles = kh == kw == s and X.shape[2] == Ho * s and X.shape[3] == Wo * s
+        dX = np.empty_like(X) if tiles else np.zeros_like(X)
         unclaimed = None  # windows whose arg-max is still unseen (None: all of them)
-        for rows, columns in self._offsets(*out.shape[2:]):
+        for rows, columns in self._offsets(Ho, Wo):
             first_max = X[:, :, rows, columns] == out
             if unclaimed is None:
                 unclaimed = ~first_max
             else:
                 first_max &= unclaimed
                 unclaimed ^= first_max  # first_max is a subset of unclaimed
-            dX[:, :, rows, columns] += upstream * first_max
+            if tiles:
+                np.multiply(upstream, first_max, out=dX[:, :, rows, columns])
+            else:
+                dX[:, :, rows, columns] += upstream * first_max
         return dX
 
 
