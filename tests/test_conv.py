@@ -123,7 +123,9 @@ def test_maxpool_forward_values():
     np.testing.assert_array_equal(out[0, 0], [[5, 7], [13, 15]])
 
 
-@pytest.mark.parametrize(("k", "stride", "H", "W"), [(2, 2, 4, 4), (2, 2, 5, 7), (3, 2, 7, 5), (2, 3, 8, 8)])
+@pytest.mark.parametrize(
+    ("k", "stride", "H", "W"), [(2, 2, 4, 4), (2, 2, 5, 7), (3, 2, 7, 5), (2, 3, 8, 8)]
+)
 def test_maxpool_gradient(k, stride, H, W):
     layer = MaxPool2d(k, stride)
     rng = np.random.default_rng(5)
