@@ -1,7 +1,9 @@
-"""Tests for mlderive.cnn (the book's small CNN and its inspection helpers), for im2col /
-col2im as a pair of adjoint maps, and for the allocator tuning the trainer switches on."""
+"""Tests for mlderive.cnn (the book's small CNN, CNN.activations, the confusion matrix) and
+for the allocator tuning the trainer switches on."""
 
 from __future__ import annotations
+
+import platform
 
 import numpy as np
 import pytest
@@ -9,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlderive._allocator import keep_freed_memory
-from mlderive.cnn import confusion_matrix, feature_maps, small_cnn
-from mlderive.conv import BatchNorm, Conv2d, Dropout, MaxPool2d
+from mlderive.cnn import confusion_matrix, small_cnn
+from mlderive.conv import Conv2d
 from mlderive.gradcheck import gradcheck
 
 # ------------------------------------------------------------------------------ small_cnn
@@ -98,10 +100,10 @@ def test_cnn_evaluation_in_small_chunks_equals_one_pass():
 # ------------------------------------------------------------------------------ inspection
 
 
-def test_feature_maps_are_the_first_layers_in_evaluation_mode():
+def test_activations_are_the_first_layers_in_evaluation_mode():
     model = small_cnn((4, 8), batchnorm=True, dropout=0.5, seed=0)
     X = np.random.default_rng(0).random((2, 784), dtype=np.float32)
-    maps = feature_maps(model, X, upto=2)  # conv, batch norm, ReLU
+    maps = model.activations(X, upto=2)  # conv, batch norm, ReLU
     assert maps.shape == (2, 4, 28, 28) and maps.min() >= 0
     assert all(getattr(layer, "training", True) for layer in model.layers)  # restored
     conv, norm = model.layers[0], model.layers[1]
@@ -109,7 +111,7 @@ def test_feature_maps_are_the_first_layers_in_evaluation_mode():
     expected = np.maximum(norm.forward(conv.forward(X.reshape(2, 1, 28, 28))[0])[0], 0)
     np.testing.assert_allclose(maps, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="upto"):
-        feature_maps(model, X, upto=len(model.layers))
+        model.activations(X, upto=len(model.layers))
 
 
 def test_confusion_matrix_counts_pairs():
@@ -136,51 +138,11 @@ def test_confusion_matrix_bad_input_names_the_problem():
         confusion_matrix([0, 1], [-1, 1], classes=2)
 
 
-# ------------------------------------------------------------------------------ im2col
+# ------------------------------------------------------------------------------ allocator
 
 
-@given(
-    st.integers(1, 3),
-    st.integers(1, 3),
-    st.integers(1, 2),
-    st.integers(0, 2),
-    st.integers(3, 7),
-    st.integers(0, 2**31 - 1),
-)
-def test_col2im_is_the_adjoint_of_im2col(channels, k, stride, padding, size, seed):
-    """<im2col(X), D> = <X, col2im(D)> for every X and D: col2im is im2col's transpose."""
-    layer = Conv2d(channels, 1, k, stride, padding, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(2, channels, size, size))
-    cols = layer.im2col(X)
-    D = rng.normal(size=cols.shape)
-    assert np.vdot(cols, D) == pytest.approx(np.vdot(X, layer.col2im(D, X.shape)), rel=1e-10)
-
-
-def test_conv_input_gradient_is_a_correlation_with_the_flipped_kernel():
-    """For stride 1: dX = correlate(pad(G, k - 1 - p), flipped W with in/out swapped)."""
-    rng = np.random.default_rng(0)
-    conv = Conv2d(3, 4, 3, padding=1, seed=0, dtype=np.float64)
-    X = rng.normal(size=(2, 3, 6, 6))
-    out, cache = conv.forward(X)
-    G = rng.normal(size=out.shape)
-    dX = conv.backward(G, cache)
-    flipped = Conv2d(4, 3, 3, padding=1, dtype=np.float64)
-    flipped.params["W"][...] = conv.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-    np.testing.assert_allclose(flipped.forward(G)[0], dX, atol=1e-12)
-
-
-# ------------------------------------------------------------------------------ layers misc
-
-
-def test_pool_and_norm_layers_still_accept_the_small_cnn_shapes():
-    X = np.random.default_rng(0).normal(size=(2, 4, 28, 28)).astype(np.float32)
-    pooled, _ = MaxPool2d(2).forward(X)
-    assert pooled.shape == (2, 4, 14, 14) and pooled.dtype == np.float32
-    assert BatchNorm(4).forward(X)[0].shape == X.shape
-    assert Dropout(0.5, seed=0).forward(X)[0].dtype == np.float32
-
-
-def test_keep_freed_memory_is_idempotent_and_reports_a_bool():
+def test_keep_freed_memory_tunes_glibc_once():
     first = keep_freed_memory()
-    assert isinstance(first, bool) and keep_freed_memory() is first
+    assert keep_freed_memory() is first  # cached: mallopt runs once per process
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert first is True

@@ -98,20 +98,49 @@ def test_conv_bad_channels_and_small_input_raise():
         Conv2d(1, 1, 3, padding=-1)
 
 
+# Small convolution geometries for the property tests: channels in and out, kernel size,
+# stride, padding and image size.
+GEOMETRY = {
+    "c_in": st.integers(1, 3),
+    "c_out": st.integers(1, 3),
+    "k": st.integers(1, 3),
+    "stride": st.integers(1, 2),
+    "padding": st.integers(0, 2),
+    "size": st.integers(3, 6),
+}
+
+
 @settings(max_examples=25)
-@given(
-    st.integers(1, 3),
-    st.integers(1, 3),
-    st.integers(1, 3),
-    st.integers(1, 2),
-    st.integers(0, 1),
-    st.integers(3, 6),
-)
+@given(**GEOMETRY)
 def test_conv_matches_naive_loops_property(c_in, c_out, k, stride, padding, size):
     layer = conv64(c_in, c_out, k, stride, padding, seed=size)
     X = np.random.default_rng(k).normal(size=(2, c_in, size, size + 1))
     expected = conv2d_by_loops(X, layer.params["W"], layer.params["b"], stride, padding)
     np.testing.assert_allclose(layer.forward(X)[0], expected, rtol=1e-12, atol=1e-12)
+
+
+@given(**GEOMETRY, seed=st.integers(0, 2**31 - 1))
+def test_col2im_is_the_adjoint_of_im2col(c_in, c_out, k, stride, padding, size, seed):
+    """<im2col(X), D> = <X, col2im(D)> for every X and D: col2im is im2col's transpose."""
+    layer = Conv2d(c_in, c_out, k, stride, padding, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(2, c_in, size, size))
+    cols = layer.im2col(X)
+    D = rng.normal(size=cols.shape)
+    assert np.vdot(cols, D) == pytest.approx(np.vdot(X, layer.col2im(D, X.shape)), rel=1e-10)
+
+
+def test_conv_input_gradient_is_a_correlation_with_the_flipped_kernel():
+    """For stride 1: dX = correlate(pad(G, k - 1 - p), flipped W with in/out swapped)."""
+    rng = np.random.default_rng(0)
+    conv = Conv2d(3, 4, 3, padding=1, seed=0, dtype=np.float64)
+    X = rng.normal(size=(2, 3, 6, 6))
+    out, cache = conv.forward(X)
+    G = rng.normal(size=out.shape)
+    dX = conv.backward(G, cache)
+    flipped = Conv2d(4, 3, 3, padding=1, dtype=np.float64)
+    flipped.params["W"][...] = conv.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    np.testing.assert_allclose(flipped.forward(G)[0], dX, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------- MaxPool2d

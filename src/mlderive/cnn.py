@@ -1,8 +1,7 @@
-"""The book's small convolutional network (SPEC E8) and what we look at after training it.
+"""The book's small convolutional network (SPEC E8) and its confusion matrix.
 
 * :func:`small_cnn` -- conv 3x3 - ReLU - max-pool - conv 3x3 - ReLU - max-pool - dense, with
   optional batch norm (after each convolution) and dropout (before the dense layer);
-* :func:`feature_maps` -- the activations after one layer, for a few images;
 * :func:`confusion_matrix` -- counts of (true class, predicted class).
 """
 
@@ -59,23 +58,6 @@ def small_cnn(
     return CNN(layers, input_shape)
 
 
-def feature_maps(model: CNN, X, upto: int) -> np.ndarray:
-    """The output of ``model.layers[upto]`` (evaluation mode) for ``X: (n, C H W)``.
-
-    For a convolution or pooling layer the result is ``(n, channels, height, width)``.
-    """
-    if not 0 <= upto < len(model.layers):
-        raise ValueError(f"upto must index one of the {len(model.layers)} layers; got {upto}.")
-    out = model._images(X)
-    model._set_training(False)
-    try:
-        for layer in model.layers[: upto + 1]:
-            out, _ = layer.forward(out)
-    finally:
-        model._set_training(True)
-    return out
-
-
 def confusion_matrix(labels, predictions, classes: int) -> np.ndarray:
     """``(classes, classes)`` int counts: row = true class, column = predicted class."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
@@ -95,4 +77,4 @@ def confusion_matrix(labels, predictions, classes: int) -> np.ndarray:
     return counts
 
 
-__all__ = ["confusion_matrix", "feature_maps", "small_cnn"]
+__all__ = ["confusion_matrix", "small_cnn"]

@@ -551,16 +551,23 @@ class CNN(Network):
             )
         return X.astype(self.dtype, copy=False).reshape((X.shape[0],) + self.input_shape)
 
-    def forward(self, X) -> np.ndarray:
-        """Logits for ``X: (n, C H W)``, every layer in evaluation mode."""
+    def activations(self, X, upto: int) -> np.ndarray:
+        """The output of ``layers[upto]`` for ``X: (n, C H W)``, every layer in evaluation mode
+        (for a convolution or pooling layer: ``(n, channels, height, width)``)."""
+        if not 0 <= upto < len(self.layers):
+            raise ValueError(f"upto must index one of the {len(self.layers)} layers; got {upto}.")
         out = self._images(X)
         self._set_training(False)
         try:
-            for layer in self.layers:
+            for layer in self.layers[: upto + 1]:
                 out, _ = layer.forward(out)
         finally:
             self._set_training(True)
         return out
+
+    def forward(self, X) -> np.ndarray:
+        """Logits for ``X: (n, C H W)``, every layer in evaluation mode."""
+        return self.activations(X, len(self.layers) - 1)
 
     def loss(self, X, labels) -> tuple[float, ForwardCache]:
         """``(data loss + L2 penalty, cache)``: the training-mode pass for ``X: (n, C H W)``."""
