@@ -16,6 +16,18 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
+def pytest_report_header(config):
+    """Name the BLAS and its kernel family: floating-point results differ between them."""
+    from threadpoolctl import threadpool_info
+
+    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    return [
+        f"BLAS: {info.get('internal_api')} {info.get('version')}, kernel "
+        f"{info.get('architecture')}, {info.get('num_threads')} threads"
+        for info in blas
+    ]
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print how long each notebook's cells took under nbval (the issues track these)."""
     seconds = defaultdict(float)
