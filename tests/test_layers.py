@@ -98,17 +98,27 @@ def test_linear_keeps_its_dtype():
 
 def test_initialisations():
     rng_seed = 7
-    he = initial_weights(400, 300, "he", rng_seed, np.float64)
-    xavier = initial_weights(400, 300, "xavier", rng_seed, np.float64)
+    he = initial_weights((400, 300), "he", rng_seed, np.float64)
+    xavier = initial_weights((400, 300), "xavier", rng_seed, np.float64)
     assert abs(he.var() / (2 / 400) - 1) < 0.02
     assert abs(xavier.var() / (2 / 700) - 1) < 0.02
-    assert not initial_weights(3, 2, "zeros", 0).any()
-    w32 = initial_weights(5, 4, "he", 1, np.float32)
-    w64 = initial_weights(5, 4, "he", 1, np.float64)
+    assert not initial_weights((3, 2), "zeros", 0).any()
+    w32 = initial_weights((5, 4), "he", 1, np.float32)
+    w64 = initial_weights((5, 4), "he", 1, np.float64)
     assert w32.dtype == np.float32
     np.testing.assert_allclose(w32, w64, rtol=1e-7)
     with pytest.raises(ValueError, match="init must be one of"):
-        initial_weights(3, 2, "gaussian", 0)
+        initial_weights((3, 2), "gaussian", 0)
+    with pytest.raises(ValueError, match="shape must be"):
+        initial_weights((3, 2, 2), "he", 0)
+
+
+def test_filter_initialisation_uses_the_receptive_field_as_fan_in():
+    # 64 filters over 16 channels of 3x3 windows: fan_in = 16 * 9, fan_out = 64 * 9
+    he = initial_weights((64, 16, 3, 3), "he", 3, np.float64)
+    xavier = initial_weights((64, 16, 3, 3), "xavier", 3, np.float64)
+    assert abs(he.var() / (2 / 144) - 1) < 0.03
+    assert abs(xavier.var() / (2 / (144 + 576)) - 1) < 0.03
 
 
 def test_relu_forward_backward():

@@ -1,4 +1,5 @@
-"""Numerically stable building blocks: softmax, log-softmax, cross-entropy, sigmoid, ReLU.
+"""Numerically stable building blocks: softmax, log-softmax, cross-entropy, sigmoid, ReLU,
+and the logistic loss from logits.
 
 Conventions: logits ``Z: (n, K)`` hold one row per example (a single example may be
 given as ``z: (K,)``); labels are integer classes ``(n,)``, one-hot rows ``(n, K)`` or any
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_int_labels
+from .validation import as_float_array, check_01_labels, check_int_labels, positive_int
 
 
 def log_softmax(z, axis: int = -1) -> np.ndarray:
@@ -18,14 +19,17 @@ def log_softmax(z, axis: int = -1) -> np.ndarray:
     Subtracting the maximum makes every exponent <= 0, so ``exp`` never overflows, and the
     sum is >= 1, so its log is finite: no ``log(0)`` for any finite ``z``.
     """
-    z = as_float_array(z, "z")
+    z = as_float_array(z, "z", finite=True)
     shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:
-    """Softmax along ``axis`` (default: the last); ``z: (..., K)`` -> same shape, rows sum to 1."""
-    z = as_float_array(z, "z")
+    """Softmax along ``axis`` (default: the last); ``z: (..., K)`` -> same shape, rows sum to 1.
+
+    ``z`` must be finite: ``+inf`` has no softmax (``inf - inf`` is undefined).
+    """
+    z = as_float_array(z, "z", finite=True)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -42,11 +46,10 @@ def softmax_jacobian(z) -> np.ndarray:
 
 def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
     """Integer labels ``(n,)`` in ``[0, num_classes)`` -> one-hot matrix ``(n, num_classes)``."""
-    if int(num_classes) != num_classes or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    num_classes = positive_int(num_classes, "num_classes")
     labels = np.asarray(labels)
-    labels = check_int_labels(labels, labels.shape[0] if labels.ndim else -1, int(num_classes))
-    out = np.zeros((labels.shape[0], int(num_classes)), dtype=dtype)
+    labels = check_int_labels(labels, labels.shape[0] if labels.ndim else -1, num_classes)
+    out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
     out[np.arange(labels.shape[0]), labels] = 1
     return out
 
@@ -81,7 +84,7 @@ def _batch(logits, labels) -> tuple[np.ndarray, np.ndarray, bool]:
     One example may be given as ``logits: (K,)`` with an integer label or a ``(K,)``
     probability vector.
     """
-    z = as_float_array(logits, "logits", ndim=(1, 2))
+    z = as_float_array(logits, "logits", ndim=(1, 2), finite=True, min_rows=1)
     labels = np.asarray(labels)
     single = z.ndim == 1
     if single:
@@ -141,3 +144,16 @@ def softmax_backward(logits, upstream) -> np.ndarray:
         raise ValueError(f"upstream must have the logits' shape {z.shape}, got {u.shape}.")
     p = softmax(z)
     return p * u - p * np.sum(p * u, axis=-1, keepdims=True)
+
+
+def logistic_loss_from_logits(z, y) -> float:
+    """Mean logistic loss ``(1/n) sum_i [log(1 + e^{z_i}) - y_i z_i]`` for ``z, y: (n,)``.
+
+    Labels ``y`` in ``{0, 1}``. For such a label the summand equals ``log(1 + e^{s_i})`` with
+    ``s_i = z_i`` if ``y_i = 0`` and ``s_i = -z_i`` if ``y_i = 1`` (the logit of the wrong
+    class). It is evaluated as ``logaddexp(0, s)``: no overflow, no ``log(0)``, and no
+    cancellation when the loss is tiny (``log(1 + e^z) - z`` would lose digits for large ``z``).
+    """
+    z = as_float_array(z, "z", ndim=1, finite=True, min_rows=1)
+    y = check_01_labels(y, z.shape[0])
+    return float(np.mean(np.logaddexp(0.0, (1.0 - 2.0 * y) * z)))

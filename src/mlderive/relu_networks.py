@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array
+from .validation import as_float_array
 
 # Each two-input block: the pre-activation columns it adds (one per hidden unit, acting on the
 # pair (u, v)) and the readout weights that turn those units' outputs back into max(u, v).
