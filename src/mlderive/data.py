@@ -432,6 +432,15 @@ def _load_uint8(entries: tuple, mirrors: tuple[str, ...]) -> tuple[np.ndarray, .
     return tuple(out)
 
 
+def _check_spec(spec) -> None:
+    if not isinstance(spec, DatasetSpec):
+        names = "mlderive.data.MNIST or mlderive.data.FASHION_MNIST"
+        raise ArgumentTypeError(
+            f"spec must be a DatasetSpec such as {names}, got {type(spec).__name__} "
+            f"{spec!r:.40} (or call load_mnist() / load_fashion_mnist())."
+        )
+
+
 def load_dataset(
     spec: DatasetSpec,
     *,
@@ -450,12 +459,7 @@ def load_dataset(
 
     Raises :class:`DataFileError` if a file is missing, corrupt, or the shapes disagree.
     """
-    if not isinstance(spec, DatasetSpec):
-        names = "mlderive.data.MNIST or mlderive.data.FASHION_MNIST"
-        raise ArgumentTypeError(
-            f"spec must be a DatasetSpec such as {names}, got {type(spec).__name__} "
-            f"{spec!r:.40} (or call load_mnist() / load_fashion_mnist())."
-        )
+    _check_spec(spec)
     data_dir, cache_dir = resolve_data_dir(data_dir), resolve_cache_dir(cache_dir)
     paths = _locate(spec, data_dir, cache_dir, download)
     entries = []
@@ -503,6 +507,7 @@ def load_fashion_mnist(*, flatten: bool = True, **kw):
 def data_status(spec: DatasetSpec, *, data_dir=None, cache_dir=None) -> str:
     """One line per file saying where it would be loaded from (not verified) or that it is
     missing; nothing is downloaded."""
+    _check_spec(spec)
     data_dir, cache_dir = resolve_data_dir(data_dir), resolve_cache_dir(cache_dir)
     folders = [d / spec.subdir for d in (data_dir, cache_dir) if d is not None]
     lines = [f"{spec.name}:"]

@@ -10,7 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_float_array, check_01_labels, check_int_labels, positive_int
+from .validation import (
+    NonFiniteError,
+    as_float_array,
+    check_01_labels,
+    check_int_labels,
+    positive_int,
+)
+
+
+def _no_nan(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` after checking it has no NaN (infinities are fine for elementwise functions)."""
+    if np.isnan(x).any():
+        raise NonFiniteError(
+            f"{name} contains NaN ({int(np.count_nonzero(np.isnan(x)))} entries); NaN has no "
+            "value to map. Check the input (or an earlier computation) for NaN."
+        )
+    return x
 
 
 def log_softmax(z, axis: int = -1) -> np.ndarray:
@@ -20,7 +36,8 @@ def log_softmax(z, axis: int = -1) -> np.ndarray:
     sum is >= 1, so its log is finite: no ``log(0)`` for any finite ``z``.
     """
     z = as_float_array(z, "z", finite=True)
-    shifted = z - np.max(z, axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the right 0
+        shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -30,7 +47,8 @@ def softmax(z, axis: int = -1) -> np.ndarray:
     ``z`` must be finite: ``+inf`` has no softmax (``inf - inf`` is undefined).
     """
     z = as_float_array(z, "z", finite=True)
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the right 0
+        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -120,14 +138,14 @@ def sigmoid(x) -> np.ndarray:
     For ``x >= 0`` it uses ``1 / (1 + exp(-x))``; for ``x < 0`` the equal form
     ``exp(x) / (1 + exp(x))``; either way the exponent is <= 0.
     """
-    x = as_float_array(x, "x")
+    x = _no_nan(as_float_array(x, "x"), "x")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 def relu(x) -> np.ndarray:
-    """Rectified linear unit ``max(x, 0)``, elementwise, same shape and dtype."""
-    x = as_float_array(x, "x")
+    """Rectified linear unit ``max(x, 0)``, elementwise, same shape and dtype (no NaN)."""
+    x = _no_nan(as_float_array(x, "x"), "x")
     return np.maximum(x, 0)
 
 
@@ -139,7 +157,7 @@ def softmax_backward(logits, upstream) -> np.ndarray:
     ``J u = p * u - p * (p . u)``, computed row by row without forming ``J``.
     """
     z = as_float_array(logits, "logits", ndim=(1, 2))
-    u = as_float_array(upstream, "upstream")
+    u = as_float_array(upstream, "upstream", finite=True)
     if u.shape != z.shape:
         raise ValueError(f"upstream must have the logits' shape {z.shape}, got {u.shape}.")
     p = softmax(z)

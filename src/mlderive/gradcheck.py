@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .validation import ArgumentTypeError, positive_number
+from .validation import ArgumentTypeError, as_float_array, positive_number
 
 
 def numerical_derivative(f: Callable[[np.ndarray], np.ndarray], x, h: float = 1e-5) -> np.ndarray:
@@ -27,7 +27,7 @@ def numerical_derivative(f: Callable[[np.ndarray], np.ndarray], x, h: float = 1e
     if not callable(f):
         raise ArgumentTypeError(f"f must be a function of an array, got {type(f).__name__}.")
     h = positive_number(h, "h", " (the finite-difference step, e.g. 1e-5)")
-    x = np.array(x, dtype=np.float64)  # a private copy we may perturb
+    x = np.array(as_float_array(x, "x", finite=True), dtype=np.float64)  # a copy to perturb
     out_shape = np.shape(f(x.copy()))
     deriv = np.empty(out_shape + x.shape)
     flat_x = x.reshape(-1)

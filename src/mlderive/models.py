@@ -44,6 +44,7 @@ from .validation import (
     as_float_array,
     as_rng,
     check_choice,
+    check_finite,
     nonnegative_number,
     positive_int,
 )
@@ -204,7 +205,7 @@ class Network:
             raise ArgumentTypeError(f"upto must be a layer index (an int), got {upto!r}.")
         if not 0 <= upto < len(self.layers):
             raise ValueError(f"upto must index one of the {len(self.layers)} layers; got {upto}.")
-        out = self._input(X)
+        out = check_finite(self._input(X), "X")
         self.set_training(False)
         try:
             for layer in self.layers[: upto + 1]:

@@ -24,6 +24,7 @@ import numpy as np
 from ._allocator import keep_freed_memory
 from .models import TrainableModel
 from .validation import (
+    NonFiniteError,
     as_float_array,
     as_rng,
     check_finite,
@@ -215,61 +216,78 @@ def batches(X, y, batch_size: int, rng: np.random.Generator | None):
 
 @dataclass
 class DivergenceCheck:
-    """Raises :class:`TrainingDiverged` with the cause: a non-finite or exploding step loss,
-    non-finite parameters after a step, or a non-finite validation loss."""
+    """Raises :class:`TrainingDiverged` with the cause: a step loss that is NaN, infinite or
+    exploding, an update that makes the parameters or outputs non-finite, or a non-finite
+    loss on the training or validation set."""
 
     optimizer: object
     record: _Recorder
     steps_per_epoch: int
     first_loss: float | None = None
 
-    def _fail(self, step: int, what: str, advice: str) -> TrainingDiverged:
+    def _fail(self, step: int, what: str) -> TrainingDiverged:
         lr = getattr(self.optimizer, "lr", None)
         return TrainingDiverged(
-            f"training diverged at step {step} with learning rate {lr}: {what}. {advice} The "
-            "model keeps its parameters from the start of that step.",
+            f"training diverged at step {step} with learning rate {lr}: {what}. The steps are "
+            "too large: try a smaller learning rate (e.g. 10 times smaller). The model keeps "
+            "its parameters from the start of that step.",
             step,
             lr,
             self.record.history(self.steps_per_epoch),
         )
 
-    def loss(self, step: int, loss: float) -> None:
-        """The loss of step ``step``, before its update."""
+    def loss(self, step: int, model, X_batch, y_batch):
+        """``model.loss`` on step ``step``'s batch, before its update, checked."""
+        try:
+            loss, cache = model.loss(X_batch, y_batch)
+        except NonFiniteError as exc:  # the inputs are finite, so the outputs overflowed
+            raise self._fail(step, f"the model's outputs became NaN or infinite ({exc})") from exc
         if not math.isfinite(loss):
-            raise self._fail(step, f"the training loss became {loss}", _SMALLER_STEPS)
+            raise self._fail(step, f"the training loss became {loss}")
         if self.first_loss is None:
             self.first_loss = loss
-        elif loss > EXPLOSION_FACTOR * max(self.first_loss, 1.0):
+        elif self._exploded(loss):
             raise self._fail(
                 step,
                 f"the training loss grew from {self.first_loss:.3g} at the first step to "
                 f"{loss:.3g}",
-                _SMALLER_STEPS,
             )
+        return loss, cache
 
-    def params(self, step: int, model, saved: dict) -> None:
-        """After step ``step``'s update: undo it and raise if a parameter is not finite."""
-        if all(np.isfinite(value).all() for value in model.params.values()):
-            return
+    def update(self, step: int, model, saved: dict, X_batch, y_batch) -> None:
+        """After an epoch's last update (no later step would see it): undo it and raise if it
+        made the parameters, or the model's outputs on its batch, non-finite, or the batch's
+        loss explode."""
+        finite = all(np.isfinite(value).all() for value in model.params.values())
+        logits = model.forward(X_batch) if finite else None
+        if finite and np.isfinite(logits).all():
+            loss = model.loss_layer.forward(logits, y_batch)[0]
+            if not self._exploded(loss):
+                return
+            what = f"its update made the loss on its batch {loss:.3g}"
+        else:
+            what = "its update made the parameters or the outputs NaN or infinite"
         model.set_params(saved)
-        raise self._fail(step, "its update made parameters NaN or infinite", _SMALLER_STEPS)
+        raise self._fail(step, what)
 
-    def validation(self, step: int, val_loss: float) -> None:
-        if not math.isfinite(val_loss):
-            raise self._fail(
-                step,
-                f"the validation loss became {val_loss} (the validation data were checked "
-                "finite, so the model's outputs overflowed)",
-                _SMALLER_STEPS,
-            )
+    def _exploded(self, loss: float) -> bool:
+        """The loss is over ``EXPLOSION_FACTOR`` times the first step's (or 1, if larger)."""
+        return loss > EXPLOSION_FACTOR * max(self.first_loss, 1.0)
+
+    def evaluate(self, step: int, model, X, y, name: str) -> tuple[float, float]:
+        """``model.evaluate(X, y)`` after step ``step``, checked (``X`` is known finite)."""
+        try:
+            loss, accuracy = model.evaluate(X, y)
+        except NonFiniteError as exc:
+            raise self._fail(step, f"the model's outputs on {name} became NaN or infinite") from exc
+        if not math.isfinite(loss):
+            raise self._fail(step, f"the loss on {name} became {loss}")
+        return loss, accuracy
 
 
 def _batch_correct(model, logits: np.ndarray, labels: np.ndarray) -> int:
     truth = labels if labels.ndim == 1 else np.argmax(labels, axis=1)
     return int(np.count_nonzero(model.predictions_from_logits(logits) == truth))
-
-
-_SMALLER_STEPS = "The steps are too large: try a smaller learning rate (e.g. 10 times smaller)."
 
 
 def train(
@@ -327,23 +345,22 @@ def train(
             start, loss_sum, correct = time.perf_counter(), 0.0, 0
             for X_batch, y_batch in batches(X, y, batch_size, rng):
                 step += 1
-                loss, cache = model.loss(X_batch, y_batch)
-                check.loss(step, loss)
+                loss, cache = check.loss(step, model, X_batch, y_batch)
                 model.backward(cache)
                 saved = model.get_params() if step % steps_per_epoch == 0 else None
                 optimizer.step(model.params, model.grads)
-                if saved is not None:  # the epoch's last step: no later loss would see it
-                    check.params(step, model, saved)
+                if saved is not None:
+                    check.update(step, model, saved, X_batch, y_batch)
                 record.step_losses.append(cache.data_loss)
                 loss_sum += cache.data_loss * len(y_batch)
                 correct += _batch_correct(model, cache.logits, y_batch)
             record.epoch_times.append(time.perf_counter() - start)
-            train_metrics = (
-                model.evaluate(X, y) if full_train_metrics else (loss_sum / n, correct / n)
-            )
-            val_metrics = model.evaluate(X_val, y_val) if X_val is not None else (math.nan,) * 2
+            train_metrics = (loss_sum / n, correct / n)
+            if full_train_metrics:
+                train_metrics = check.evaluate(step, model, X, y, "the training set")
+            val_metrics = (math.nan, math.nan)
             if X_val is not None:
-                check.validation(step, val_metrics[0])
+                val_metrics = check.evaluate(step, model, X_val, y_val, "the validation set")
             record.epoch(train_metrics, val_metrics, bar)
             if early_stopping is not None and early_stopping.update(epoch, val_metrics[0], model):
                 stopped_epoch = epoch
