@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlderive._allocator import keep_freed_memory
+from mlderive.allocator import keep_freed_memory
 from mlderive.cnn import confusion_matrix, small_cnn
 from mlderive.conv import Conv2d
 from mlderive.gradcheck import model_gradient_errors

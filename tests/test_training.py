@@ -287,3 +287,11 @@ def test_argument_errors(blobs):
         train(model, opt, X, y, 1, batch_size=2.5, progress=False)
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(patience=0)
+
+
+def test_every_model_is_a_trainable_model():
+    from mlderive.cnn import small_cnn
+    from mlderive.training import TrainableModel
+
+    for model in (MLP([4, 3]), LogisticRegression(4), SoftmaxRegression(4, 3), small_cnn()):
+        assert isinstance(model, TrainableModel)

@@ -3,7 +3,7 @@
 A layer's ``forward`` returns ``(out, cache)`` (see :mod:`mlderive.layers`); a model's
 ``forward`` returns the logits only, and its ``loss`` returns ``(loss, cache)``. Every model
 has the interface that :func:`mlderive.training.train` relies on, written down once as the
-:class:`TrainableModel` protocol:
+:class:`mlderive.training.TrainableModel` protocol:
 
 * ``forward(X) -> logits`` (evaluation mode, no cache kept; for prediction);
 * ``loss(X, labels) -> (loss, cache)`` (training mode) and ``backward(cache)``, which fills
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -51,29 +50,6 @@ from .validation import (
 
 EVALUATION_CHUNK = 8192  # rows per forward pass in evaluate/predict: bounds the memory used
 IMAGE_EVALUATION_CHUNK = 500  # for image input: an im2col matrix of 500 images is tens of MB
-
-
-class TrainableModel(Protocol):
-    """What :func:`mlderive.training.train` expects of a model (every :class:`Network` is one)."""
-
-    params: dict[str, np.ndarray]
-    grads: dict[str, np.ndarray]
-    d_in: int
-    dtype: np.dtype
-
-    def loss(self, X: np.ndarray, labels: np.ndarray) -> tuple[float, ForwardCache]: ...
-
-    def backward(self, cache: ForwardCache) -> None: ...
-
-    def evaluate(self, X, labels) -> tuple[float, float]: ...
-
-    def predictions_from_logits(self, logits: np.ndarray) -> np.ndarray: ...
-
-    def check_labels(self, labels) -> None: ...
-
-    def get_params(self) -> dict[str, np.ndarray]: ...
-
-    def set_params(self, values: Mapping[str, np.ndarray]) -> None: ...
 
 
 @dataclass
@@ -420,5 +396,4 @@ __all__ = [
     "MLP",
     "Network",
     "SoftmaxRegression",
-    "TrainableModel",
 ]

@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ._allocator import keep_freed_memory
-from .models import TrainableModel
+from .allocator import keep_freed_memory
 from .validation import (
     NonFiniteError,
     as_float_array,
@@ -175,6 +176,42 @@ class TrainingDiverged(FloatingPointError):
         self.history = history
 
 
+@runtime_checkable
+class TrainableModel(Protocol):
+    """What :func:`train` expects of a model (every :class:`mlderive.models.Network` is one).
+
+    ``loss`` runs the training-mode forward pass and returns ``(loss, cache)``, the cache
+    having ``data_loss`` (the loss without penalty) and ``logits``; ``backward(cache)`` fills
+    ``grads``, which the optimiser reads to update ``params`` in place; ``forward`` (logits,
+    evaluation mode) and ``loss_layer`` check an update; ``evaluate`` gives
+    ``(loss, accuracy)``; ``check_labels`` validates every label before the first step;
+    ``get_params`` / ``set_params`` copy the parameters out and back (early stopping, undoing
+    a diverged step).
+    """
+
+    params: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+    d_in: int
+    dtype: np.dtype
+    loss_layer: object
+
+    def loss(self, X: np.ndarray, labels: np.ndarray) -> tuple[float, object]: ...
+
+    def backward(self, cache) -> None: ...
+
+    def forward(self, X: np.ndarray) -> np.ndarray: ...
+
+    def evaluate(self, X, labels) -> tuple[float, float]: ...
+
+    def predictions_from_logits(self, logits: np.ndarray) -> np.ndarray: ...
+
+    def check_labels(self, labels) -> None: ...
+
+    def get_params(self) -> dict[str, np.ndarray]: ...
+
+    def set_params(self, values: Mapping[str, np.ndarray]) -> None: ...
+
+
 EXPLOSION_FACTOR = 1e6  # a loss this many times the first step's (at least 1) has exploded
 
 
@@ -321,19 +358,14 @@ def train(
 
     Everything (arguments, every label, NaN or inf in ``X`` and the validation inputs) is
     checked before the first step. Raises :class:`TrainingDiverged` (a ``FloatingPointError``)
-    as soon as a step's loss is NaN, infinite or over a million times the first step's, when a
-    step makes the parameters NaN or infinite (that step is undone), or when the validation
-    loss is not finite.
+    as soon as a step's loss is NaN, infinite or over a million times the first step's, when
+    an epoch's last step makes the parameters or outputs non-finite or the loss explode (that
+    step is undone), or when the training or validation loss after an epoch is not finite.
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
-    X, y, X_val, y_val = _split(model, X, y, seed, validation, validation_fraction)
+    X, y, X_val, y_val = _split(model, X, y, seed, validation, validation_fraction, early_stopping)
     if early_stopping is not None:
-        if X_val is None:
-            raise ValueError(
-                "early stopping watches the validation loss: pass validation=(X_val, y_val) "
-                "or validation_fraction."
-            )
         early_stopping.reset()
     keep_freed_memory()  # reuse the step's large temporaries instead of page-faulting anew
     n, rng = X.shape[0], as_rng(seed) if shuffle else None
@@ -371,11 +403,16 @@ def train(
     return record.history(steps_per_epoch, best_epoch, stopped_epoch)
 
 
-def _split(model, X, y, seed, validation, validation_fraction):
+def _split(model, X, y, seed, validation, validation_fraction, early_stopping=None):
     """Checked ``(X, y, X_val, y_val)``; the validation part is None without one."""
     if validation is not None and validation_fraction is not None:
         raise ValueError("give either validation=(X_val, y_val) or validation_fraction, not both.")
     X, y = _check_data(model, X, y, "X")
+    if early_stopping is not None and validation is None and validation_fraction is None:
+        raise ValueError(
+            "early stopping watches the validation loss: pass validation=(X_val, y_val) "
+            "or validation_fraction."
+        )
     if validation_fraction is not None:
         return train_validation_split(X, y, validation_fraction, seed)
     if validation is None:
@@ -409,4 +446,13 @@ def _progress_bar(progress, epochs: int):
         bar.close()
 
 
-__all__ = ["EarlyStopping", "History", "TrainingDiverged", "train", "train_validation_split"]
+__all__ = [
+    "DivergenceCheck",
+    "EarlyStopping",
+    "History",
+    "TrainableModel",
+    "TrainingDiverged",
+    "batches",
+    "train",
+    "train_validation_split",
+]
