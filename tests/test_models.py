@@ -10,6 +10,7 @@ import mlderive.models as models
 from mlderive import logistic, softmax_regression
 from mlderive.functions import softmax
 from mlderive.gradcheck import model_gradient_errors
+from mlderive.layers import SoftmaxCrossEntropy
 from mlderive.models import MLP, LogisticRegression, SoftmaxRegression
 
 TOL = 1e-6
@@ -182,3 +183,21 @@ def test_constructor_errors():
         SoftmaxRegression(4, 3).forward(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="one per row"):
         SoftmaxRegression(4, 3).accuracy(np.zeros((2, 4)), np.zeros(3, dtype=int))
+
+
+def test_a_custom_loss_layer_without_a_label_check_gets_the_softmax_one():
+    class Plain:  # the duck-typed loss-layer interface, nothing more
+        def __init__(self):
+            self.inner = SoftmaxCrossEntropy()
+
+        def forward(self, Z, labels):
+            return self.inner.forward(Z, labels)
+
+        def backward(self, cache):
+            return self.inner.backward(cache)
+
+    model = MLP([4, 3], seed=0)
+    model.loss_layer = Plain()
+    model.check_labels(np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match="labels must lie in"):
+        model.check_labels(np.array([0, 3]))

@@ -162,11 +162,14 @@ class Network:
         return X if self.input_shape is None else X.reshape((X.shape[0],) + self.input_shape)
 
     def check_labels(self, labels) -> None:
-        """Raise unless ``labels`` suit the loss layer (all of them: before any training)."""
+        """Raise unless ``labels`` suit the loss layer (all of them: before any training).
+
+        A custom loss layer without a ``check_labels`` method gets the check of
+        :class:`~mlderive.layers.SoftmaxCrossEntropy` (class indices or probability rows).
+        """
         labels = np.asarray(labels)
-        self.loss_layer.check_labels(
-            labels, labels.shape[0] if labels.ndim else -1, self.num_classes
-        )
+        check = getattr(self.loss_layer, "check_labels", SoftmaxCrossEntropy().check_labels)
+        check(labels, labels.shape[0] if labels.ndim else -1, self.num_classes)
 
     # ------------------------------------------------------------------ forward and backward
 
