@@ -122,15 +122,22 @@ class Network:
                 self.grads[f"{name}{i}"] = layer.grads[name]
         self.dtype = with_params[0].dtype
         self.weight_names = [name for name in self.params if name.startswith("W")]
-        self.num_classes = 2 if isinstance(self.loss_layer, SigmoidBinaryCrossEntropy) else None
-        last = with_params[-1]
-        if self.num_classes is None:
-            self.num_classes = getattr(last, "d_out", None) or getattr(last, "out_channels", 0)
-            if self.num_classes < 2:
-                raise ValueError(
-                    f"a classifier needs at least 2 classes; the last layer {last!r} gives "
-                    f"{self.num_classes} output. Use LogisticRegression for two classes."
-                )
+        self.num_classes = self._count_classes(with_params[-1])
+
+    def _count_classes(self, last) -> int | None:
+        """The number of classes: 2 for a sigmoid loss, else the last Linear layer's outputs
+        (None when the stack ends in another kind of layer: then labels are checked per
+        batch by the loss layer only)."""
+        if isinstance(self.loss_layer, SigmoidBinaryCrossEntropy):
+            return 2
+        if not isinstance(last, Linear):
+            return None
+        if last.d_out < 2:
+            raise ValueError(
+                f"a classifier needs at least 2 classes; the last layer {last!r} gives "
+                f"{last.d_out} output. Use LogisticRegression for two classes."
+            )
+        return last.d_out
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -167,6 +174,8 @@ class Network:
         A custom loss layer without a ``check_labels`` method gets the check of
         :class:`~mlderive.layers.SoftmaxCrossEntropy` (class indices or probability rows).
         """
+        if self.num_classes is None:
+            return
         labels = np.asarray(labels)
         check = getattr(self.loss_layer, "check_labels", SoftmaxCrossEntropy().check_labels)
         check(labels, labels.shape[0] if labels.ndim else -1, self.num_classes)
@@ -379,7 +388,6 @@ class LogisticRegression(Network):
     def __init__(self, d: int, l2: float = 0.0, init: str = "zeros", seed=0, dtype=DEFAULT_DTYPE):
         layer = Linear(d, 1, init=init, seed=seed, dtype=dtype)
         super().__init__([layer], SigmoidBinaryCrossEntropy(), l2)
-        self.num_classes = 2
 
     def _output(self, out: np.ndarray) -> np.ndarray:
         return out[:, 0]
