@@ -461,6 +461,14 @@ BAD: dict[str, tuple] = {
     ),
     "search seed str": (lambda: search.sample_configurations(4, seed="s"), "seed"),
     "search n 0": (lambda: search.sample_configurations(0), "n"),
+    "search l2s NaN": (
+        lambda: search.batched_loss_and_gradients(
+            np.zeros((4, 1, 3)), np.zeros((1, 3)), X4, Y3, np.nan
+        ),
+        "l2s",
+    ),
+    "search probabilities NaN X": (lambda: search.probabilities(W43, B3, NAN_X), "X"),
+    "search probabilities W shape": (lambda: search.probabilities(W43.T, B3, X4), "W"),
     # relu networks
     "max_n_tree n 0": (lambda: relu_networks.max_n_tree(0), "n"),
     "max_n_tree n 2.5": (lambda: relu_networks.max_n_tree(2.5), "n"),

@@ -124,7 +124,9 @@ def batched_loss_and_gradients(W, b, X, labels, l2s) -> tuple[np.ndarray, np.nda
             f"expected X: (n, {d}) and b: ({m}, {k}) to match W: {W.shape}; "
             f"got X: {X.shape}, b: {b.shape}."
         )
-    l2s = np.broadcast_to(np.asarray(l2s, dtype=np.float64), (m,))
+    l2s = np.broadcast_to(as_float_array(l2s, "l2s", finite=True), (m,)).astype(np.float64)
+    if np.any(l2s < 0):
+        raise ValueError(f"l2s must be L2 strengths >= 0, got {l2s.tolist()}.")
     n = X.shape[0]
     Z = (X @ W.reshape(d, m * k)).reshape(n, m, k) + b
     log_p = log_softmax(Z, axis=2)
@@ -350,7 +352,15 @@ def evaluate(W, b, X, labels, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray
 
 def probabilities(W, b, X) -> np.ndarray:
     """Class probabilities ``(n, K)`` of one model ``W: (d, K)``, ``b: (K,)``."""
-    return softmax(as_float_array(X, "X", ndim=2) @ W + b, axis=1)
+    X = as_float_array(X, "X", ndim=2, finite=True)
+    W = as_float_array(W, "W", ndim=2, finite=True)
+    b = as_float_array(b, "b", ndim=1, finite=True)
+    if W.shape[0] != X.shape[1] or b.shape != (W.shape[1],):
+        raise ValueError(
+            f"W must be ({X.shape[1]}, K) and b (K,) to match X {X.shape}; got W {W.shape}, "
+            f"b {b.shape}."
+        )
+    return softmax(X @ W + b, axis=1)
 
 
 # -------------------------------------------------------------------------------------- search
