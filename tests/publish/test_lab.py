@@ -81,6 +81,11 @@ def lab(tmp_path_factory):
         JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
     )
+    # `make lab` trusts the book's notebooks, so their stored outputs show before anything runs.
+    jupyter = str(Path(sys.executable).parent / "jupyter")
+    subprocess.run(
+        [jupyter, "trust", str(notebooks / CHAPTER)], env=env, check=True, capture_output=True
+    )
     port, token = free_port(), secrets.token_hex(16)
     command = [
         str(Path(sys.executable).parent / "jupyter-lab"),
@@ -108,7 +113,7 @@ def lab(tmp_path_factory):
             return False
 
     try:
-        wait_for(up, 60, "the JupyterLab server to answer")
+        wait_for(up, 90, "the JupyterLab server to answer")
         timings = {"server start": time.monotonic() - started}
         yield {"url": f"http://127.0.0.1:{port}", "token": token, "timings": timings}
         print("JupyterLab times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
@@ -186,6 +191,17 @@ return Array.from(panel.node.querySelectorAll('.jp-MarkdownCell')).map(cell => {
 });
 """
 
+# Before anything runs: are the cells trusted, and do the saved widgets show as widgets?
+STORED_OUTPUTS = """
+const panel = window.jupyterapp.shell.currentWidget;
+const code = Array.from(panel.content.model.cells).filter(cell => cell.type === 'code');
+return {
+  trusted: code.every(cell => cell.trusted),
+  sliders: panel.node.querySelectorAll(
+    '.jp-OutputArea .widget-slider, .jp-OutputArea .jupyter-widget-slider').length,
+};
+"""
+
 # The first ipywidgets slider in an output area, and a digest of every image in that output.
 SLIDER_OUTPUT = """
 const done = arguments[arguments.length - 1];
@@ -223,7 +239,7 @@ def click_menu(browser, menu: str, item: str) -> None:
 
 @pytest.fixture(scope="module")
 def chapter(lab, browser):
-    """The chapter opened and run with Run > Run All Cells; yields its state after the run."""
+    """The chapter opened, cleared and run with Run > Run All Cells; its state at each step."""
     timings = lab["timings"]
     started = time.monotonic()
     browser.get(f"{lab['url']}/lab/tree/{CHAPTER}?token={lab['token']}")
@@ -232,12 +248,20 @@ def chapter(lab, browser):
         state = browser.execute_script(NOTEBOOK_STATE)
         return state if state and state["ready"] and state["status"] == "idle" else None
 
-    opened_state = wait_for(opened, 60, f"{CHAPTER} to open with an idle kernel")
+    opened_state = wait_for(opened, 120, f"{CHAPTER} to open with an idle kernel")
     timings["open with an idle kernel"] = time.monotonic() - started
     time.sleep(1)  # the kernel's info has arrived: give the metadata update time to land
     opened_state = browser.execute_script(NOTEBOOK_STATE)
     prose_before_running = browser.execute_script(RENDERED_MARKDOWN)
+    stored = browser.execute_script(STORED_OUTPUTS)
 
+    # The stored outputs carry execution counts: clear them, so every count seen below is new.
+    click_menu(browser, "Edit", "Clear Outputs of All Cells")
+    wait_for(
+        lambda: not any(c["count"] for c in browser.execute_script(NOTEBOOK_STATE)["cells"]),
+        10,
+        "the outputs to clear",
+    )
     click_menu(browser, "Run", "Run All Cells")
     run_started = time.monotonic()
 
@@ -253,13 +277,19 @@ def chapter(lab, browser):
     timings["Run All"] = time.monotonic() - run_started
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "lab-run-all.png"))
-    return {"opened": opened_state, "prose": prose_before_running, "ran": state}
+    return {"opened": opened_state, "prose": prose_before_running, "stored": stored, "ran": state}
 
 
 def test_opening_uses_the_project_kernel_and_changes_nothing(chapter):
     opened = chapter["opened"]
     assert opened["kernel"] == KERNEL
     assert not opened["dirty"], "the notebook counts as modified right after opening"
+
+
+def test_trusted_notebook_shows_its_saved_widgets_before_running(chapter):
+    stored = chapter["stored"]
+    assert stored["trusted"], "the notebook's outputs are not trusted"
+    assert stored["sliders"] >= 1, "the saved widget state shows no slider"
 
 
 def test_no_news_prompt(browser, chapter):
