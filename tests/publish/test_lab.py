@@ -103,11 +103,13 @@ def lab(tmp_path_factory):
     started = time.monotonic()
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
     def up() -> bool:
         if server.poll() is not None:
             pytest.fail(f"JupyterLab exited:\n{(home / 'server.log').read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}"):
+            with direct.open(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5):
                 return True
         except OSError:
             return False
@@ -143,6 +145,7 @@ def browser(lab):
         "--disable-component-update",
         "--no-first-run",
         "--disable-sync",
+        "--no-proxy-server",
         "--window-size=1400,1000",
         f"--user-data-dir={profile}",
     ):
@@ -292,7 +295,14 @@ def test_trusted_notebook_shows_its_saved_widgets_before_running(chapter):
     assert stored["sliders"] >= 1, "the saved widget state shows no slider"
 
 
-def test_no_news_prompt(browser, chapter):
+def test_no_news_prompt(lab, browser, chapter):
+    url = f"{lab['url']}/lab/api/settings/@jupyterlab/apputils-extension:notification"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{url}?token={lab['token']}", timeout=10) as response:
+        schema = json.load(response)["schema"]
+    assert schema["properties"]["fetchNews"]["default"] == "false", (
+        "JupyterLab's settings override is missing from the environment: run `make setup`"
+    )
     text = browser.execute_script("return document.body.innerText")
     assert "Jupyter news" not in text, (
         "JupyterLab asks about news: the settings override is missing (run `make setup`)"
