@@ -12,6 +12,7 @@ export MLDERIVE_DATA ?= $(abspath ../shared/data)
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
   tex-gyre texlive-plain-generic poppler-utils
 BROWSER_PACKAGES := chromium chromium-driver
+PDF := _build/latex/mlderive.pdf
 
 .PHONY: setup book pdf test lint lab execute bench clean apt-packages
 
@@ -27,8 +28,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# The website; when the PDF has been built (make pdf), it ships inside the site as mlderive.pdf.
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@if [ -f $(PDF) ]; then cp $(PDF) _build/html/mlderive.pdf; \
+	  echo "The PDF is in the site too: _build/html/mlderive.pdf"; fi
 	@echo "The book is in _build/html/index.html"
 
 pdf: setup
@@ -36,7 +40,8 @@ pdf: setup
 	  echo "make pdf needs LaTeX. Install it with:"; \
 	  echo "  sudo apt-get install $(TEX_PACKAGES)"; exit 1; }
 	$(BIN)/jupyter-book build . --builder pdflatex
-	@echo "The PDF is in _build/latex/mlderive.pdf"
+	@if [ -d _build/html ]; then cp $(PDF) _build/html/mlderive.pdf; fi
+	@echo "The PDF is in $(PDF)"
 
 lint: setup
 	$(BIN)/ruff check .
