@@ -73,6 +73,12 @@ def found(text: str, *needles: str) -> list[str]:
     return [needle for needle in needles if needle in text]
 
 
+def test_contents_are_called_contents(pdf_pages):
+    contents = next(i for i, page in enumerate(pdf_pages) if ". . . . ." in page)
+    heading = next(line.strip() for line in pdf_pages[contents].splitlines() if line.strip())
+    assert heading == "Contents", f"the table of contents is headed {heading!r}"
+
+
 def test_no_unresolved_references(pdf_text):
     assert not found(pdf_text, "??")
 
