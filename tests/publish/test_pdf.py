@@ -1,6 +1,7 @@
 """The PDF a reader would print: complete, typeset, structured like the website, cited, licensed."""
 
 import ast
+import html
 import json
 import re
 import subprocess
@@ -245,11 +246,22 @@ def test_proof_index_lists_titles(pdf_pages):
     assert found(index, "Derivative of the log-softmax")
     labels = re.findall(r"\b[a-z]+(?:-[a-z0-9]+)*-(?:thm|lemma|def|cor)-[a-z0-9-]+", index)
     assert not labels, f"internal labels in the proof index: {labels[:5]}"
-    assert not any(re.search(r"^\s*Index\s*$", page, re.M) for page in pdf_pages), "empty index"
+
+
+def test_index_lists_the_main_terms(pdf_pages, html_dir):
+    """An index that helps, in print and online: the main terms, each with its page."""
+    start = max(i for i, page in enumerate(pdf_pages) if re.search(r"^\s*Index\s*$", page, re.M))
+    printed = squash(" ".join(pdf_pages[start:]))
+    online = squash(
+        html.unescape(re.sub(r"<[^>]+>", " ", (html_dir / "genindex.html").read_text()))
+    )
+    terms = ("Adam", "softmax", "MNIST", "Newton's method", "dropout", "strong duality")
+    assert found(printed, *terms) == list(terms), "terms missing from the printed index"
+    assert found(online, *terms) == list(terms), "terms missing from the website's index"
 
 
 @pytest.mark.parametrize("page", ["book/how-to-use.html"])
 def test_the_website_links_to_the_pdf(html_dir, page):
-    html = (html_dir / page).read_text(encoding="utf-8")
-    assert found(html, 'href="../mlderive.pdf"'), "no link to the PDF on the how-to page"
-    assert found(html, "Print it")
+    page_html = (html_dir / page).read_text(encoding="utf-8")
+    assert found(page_html, 'href="../mlderive.pdf"'), "no link to the PDF on the how-to page"
+    assert found(page_html, "Print it")
