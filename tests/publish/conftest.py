@@ -56,7 +56,11 @@ def newest_source() -> float:
         if path.is_file():
             times.append(path.stat().st_mtime)
         elif path.is_dir():
-            times.extend(p.stat().st_mtime for p in path.rglob("*") if p.is_file())
+            times.extend(
+                p.stat().st_mtime
+                for p in path.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts
+            )
     return max(times)
 
 
