@@ -64,8 +64,10 @@ def newest_source() -> float:
     return max(times)
 
 
-def is_fresh(output: Path) -> bool:
-    return output.exists() and output.stat().st_mtime >= newest_source()
+def is_fresh(*markers: Path) -> bool:
+    """True if the newest of the markers (files every build rewrites) postdates the sources."""
+    times = [marker.stat().st_mtime for marker in markers if marker.exists()]
+    return bool(times) and max(times) >= newest_source()
 
 
 def make(target: str) -> None:
@@ -87,7 +89,8 @@ def make(target: str) -> None:
 def html_dir() -> Path:
     """The website as `make book` builds it (warnings are errors), built only if stale."""
     index = HTML / "index.html"
-    if not is_fresh(index):
+    # Sphinx rewrites .buildinfo on every build; index.html is only a redirect, written once.
+    if not (index.exists() and is_fresh(HTML / ".buildinfo")):
         make("book")
     assert index.exists(), "make book did not write _build/html/index.html"
     return HTML
@@ -97,7 +100,8 @@ def html_dir() -> Path:
 def pdf_path() -> Path:
     """The PDF as `make pdf` builds it, built only if stale."""
     require_tools("latexmk", "pdflatex", "pdftotext", "pdftoppm")
-    if not is_fresh(PDF):
+    # Every build rewrites the .tex; latexmk leaves the PDF alone when the .tex is unchanged.
+    if not (PDF.exists() and is_fresh(PDF, PDF.with_suffix(".tex"))):
         make("pdf")
     assert PDF.exists(), f"make pdf did not write {PDF.relative_to(ROOT)}"
     return PDF
