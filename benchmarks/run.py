@@ -3,7 +3,10 @@
 
 One command runs everything and prints the table::
 
-    MLDERIVE_DATA=/work/shared/data .venv/bin/python benchmarks/run.py
+    MLDERIVE_DATA=<the data folder> python benchmarks/run.py
+
+(``MLDERIVE_DATA`` names the folder that holds the datasets, as for the book; see the
+how-to page.)
 
 Method (see the project's benchmarking notes): each measurement is a fresh process
 (``benchmarks/epoch_worker.py``) with a fixed thread count for BLAS/OpenMP on both sides;

@@ -3,7 +3,10 @@
 Prints the test accuracy and the epoch times. Not a test and not part of the book: a quick
 check that the package core learns what it should (the E5 chapter aims at >= 97.5%).
 
-    MLDERIVE_DATA=/work/shared/data .venv/bin/python benchmarks/sanity_mnist.py
+    MLDERIVE_DATA=<the data folder> python benchmarks/sanity_mnist.py
+
+(``MLDERIVE_DATA`` names the folder that holds the datasets, as for the book; see the
+how-to page.)
 """
 
 from __future__ import annotations

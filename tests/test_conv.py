@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlderive.conv import CNN, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d, conv2d_by_loops
-from mlderive.gradcheck import gradcheck, layer_gradient_errors
+from mlderive.conv import BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d, conv2d_by_loops
+from mlderive.gradcheck import gradcheck, layer_gradient_errors, model_gradient_errors
 from mlderive.layers import Linear, ReLU
+from mlderive.models import Network
 from mlderive.optim import Adam
 from mlderive.training import train
 
@@ -156,13 +157,9 @@ def test_maxpool_forward_values():
     ("k", "stride", "H", "W"), [(2, 2, 4, 4), (2, 2, 5, 7), (3, 2, 7, 5), (2, 3, 8, 8)]
 )
 def test_maxpool_gradient(k, stride, H, W):
-    layer = MaxPool2d(k, stride)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(2, 3, H, W))  # distinct values: no ties, so f is smooth near X
-    out, cache = layer.forward(X)
-    G = rng.normal(size=out.shape)
-    dX = layer.backward(G, cache)
-    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
+    assert_layer_gradients(MaxPool2d(k, stride), X, (), rng)
 
 
 def test_maxpool_ties_go_to_the_first_maximum_only():
@@ -205,11 +202,7 @@ def test_batchnorm_eval_gradient():
     layer.running_var[:] = [1.0, 4.0, 0.25]
     layer.training = False
     rng = np.random.default_rng(7)
-    X = rng.normal(size=(2, 3, 2, 2))
-    out, cache = layer.forward(X)
-    G = rng.normal(size=out.shape)
-    dX = layer.backward(G, cache)
-    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
+    assert_layer_gradients(layer, rng.normal(size=(2, 3, 2, 2)), ("gamma", "beta"), rng)
 
 
 def test_batchnorm_training_normalises_per_channel():
@@ -303,9 +296,7 @@ def test_flatten_roundtrip_and_gradient():
     out, cache = layer.forward(X)
     assert out.shape == (2, 12)
     np.testing.assert_array_equal(out[1], X[1].ravel())
-    G = rng.normal(size=out.shape)
-    dX = layer.backward(G, cache)
-    assert gradcheck(lambda Z: np.sum(layer.forward(Z)[0] * G), X, dX) < TOL
+    assert_layer_gradients(layer, X, (), rng)
     with pytest.raises(ValueError, match=r"\(2, 12\)"):
         layer.backward(np.zeros((2, 11)), cache)
     with pytest.raises(ValueError, match=r"\(n, \.\.\.\)"):
@@ -327,14 +318,16 @@ def tiny_cnn(seed=0, l2=0.0, p=0.25):
         Dropout(p, seed=seed + 2),
         Linear(8, 4, seed=seed + 3, dtype=f64),
     ]
-    return CNN(layers, input_shape=(1, 6, 6), l2=l2)
+    return Network(layers, input_shape=(1, 6, 6), l2=l2)
 
 
 def test_cnn_parameter_names():
-    model = tiny_cnn()
-    assert list(model.params) == ["W1", "b1", "gamma2", "beta2", "W5", "b5", "W8", "b8"]
-    assert model.weight_names == ["W1", "W5", "W8"]
+    model = tiny_cnn()  # numbered by the layers that have parameters, in order
+    assert list(model.params) == ["W1", "b1", "gamma2", "beta2", "W3", "b3", "W4", "b4"]
+    assert model.weight_names == ["W1", "W3", "W4"]
     assert model.params["W1"] is model.layers[0].params["W"]
+    assert model.names_of(model.layers[1]) == ["gamma2", "beta2"]
+    assert model.names_of(model.layers[2]) == []
 
 
 def test_cnn_end_to_end_gradients_in_training_mode():
@@ -346,23 +339,15 @@ def test_cnn_end_to_end_gradients_in_training_mode():
             layer.params["b"][:] = rng.normal(scale=0.1, size=layer.params["b"].shape)
     dropout = model.layers[6]
 
-    def loss_with_fixed_mask():
+    def same_mask():
         dropout.rng = np.random.default_rng(15)  # the same mask at every evaluation
-        return model.loss(X, y)
 
-    _, cache = loss_with_fixed_mask()
-    model.backward(cache)
-    for name in model.params:
-        analytic = model.grads[name].copy()
-
-        def f(value, name=name):
-            model.params[name][...] = value
-            return loss_with_fixed_mask()[0]
-
-        start = model.params[name].copy()
-        error = gradcheck(f, start, analytic)
-        model.params[name][...] = start  # gradcheck leaves the last entry shifted by -h
-        assert error < TOL, name
+    saved = model.get_params()
+    errors = model_gradient_errors(model, X, y, prepare=same_mask)
+    assert set(errors) == set(model.params)
+    assert max(errors.values()) < TOL, errors
+    for name, value in model.params.items():  # every parameter restored
+        np.testing.assert_array_equal(value, saved[name])
 
 
 def test_cnn_forward_is_evaluation_mode():
@@ -396,7 +381,7 @@ def test_cnn_bad_input_shape_raises():
     with pytest.raises(ValueError, match=r"\(n, 36\)"):
         model.loss(np.zeros((2, 35)), np.zeros(2, dtype=np.int64))
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
-        CNN([Linear(4, 2)], input_shape=(4,))
+        Network([Linear(4, 2)], input_shape=(4,))
 
 
 def test_cnn_float32_by_default_end_to_end():
@@ -409,7 +394,7 @@ def test_cnn_float32_by_default_end_to_end():
         Dropout(0.5, seed=0),
         Linear(2 * 3 * 3, 3, seed=0),
     ]
-    model = CNN(layers, input_shape=(1, 6, 6))
+    model = Network(layers, input_shape=(1, 6, 6))
     X = np.random.default_rng(18).random((4, 36))  # float64 input is converted
     loss, cache = model.loss(X, np.arange(4) % 3)
     model.backward(cache)

@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 from mlderive import logistic as lg
 from mlderive.functions import cross_entropy, sigmoid
 from mlderive.gradcheck import gradcheck
+from mlderive.validation import check_01_labels
 
 
 def problem(seed: int = 0, n: int = 30, d: int = 4):
@@ -115,12 +116,12 @@ def test_predictions():
 )
 def test_non_binary_labels_are_rejected(labels):
     with pytest.raises(ValueError, match="0"):
-        lg.check_binary_labels(labels, 3)
+        check_01_labels(labels, 3)
 
 
 def test_bool_and_float_binary_labels_are_accepted():
-    assert np.array_equal(lg.check_binary_labels(np.array([True, False]), 2), [1.0, 0.0])
-    assert np.array_equal(lg.check_binary_labels(np.array([1.0, 0.0]), 2), [1.0, 0.0])
+    assert np.array_equal(check_01_labels(np.array([True, False]), 2), [1.0, 0.0])
+    assert np.array_equal(check_01_labels(np.array([1.0, 0.0]), 2), [1.0, 0.0])
 
 
 def test_bad_shapes_are_rejected():

@@ -9,7 +9,8 @@ import pytest
 import mlderive.models as models
 from mlderive import logistic, softmax_regression
 from mlderive.functions import softmax
-from mlderive.gradcheck import gradcheck
+from mlderive.gradcheck import model_gradient_errors
+from mlderive.layers import SoftmaxCrossEntropy
 from mlderive.models import MLP, LogisticRegression, SoftmaxRegression
 
 TOL = 1e-6
@@ -23,22 +24,12 @@ def randomise(model, seed):
 
 
 def model_gradcheck(model, X, labels) -> dict[str, float]:
-    """Max relative error of ``model.grads`` against centred differences, per parameter."""
-    model.loss_and_gradients(X, labels)
-    errors = {}
-    for name, value in model.params.items():
-        analytic = model.grads[name].copy()
-        start = value.copy()
+    """Max relative error of ``model.grads`` against centred differences, per parameter.
 
-        def f(v, name=name):
-            model.params[name][...] = v
-            return model.loss(X, labels)[0]
-
-        # h = 1e-4: the L2 term makes the loss ~10 while some bias gradients are ~1e-5, so
-        # round-off (~1e-16 * 10 / h) would dominate the default h = 1e-5.
-        errors[name] = gradcheck(f, start, analytic, h=1e-4)
-        value[...] = start
-    return errors
+    h = 1e-4: the L2 term makes the loss ~10 while some bias gradients are ~1e-5, so
+    round-off (~1e-16 * 10 / h) would dominate the default h = 1e-5.
+    """
+    return model_gradient_errors(model, X, labels, h=1e-4)
 
 
 CASES = {
@@ -192,3 +183,21 @@ def test_constructor_errors():
         SoftmaxRegression(4, 3).forward(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="one per row"):
         SoftmaxRegression(4, 3).accuracy(np.zeros((2, 4)), np.zeros(3, dtype=int))
+
+
+def test_a_custom_loss_layer_without_a_label_check_gets_the_softmax_one():
+    class Plain:  # the duck-typed loss-layer interface, nothing more
+        def __init__(self):
+            self.inner = SoftmaxCrossEntropy()
+
+        def forward(self, Z, labels):
+            return self.inner.forward(Z, labels)
+
+        def backward(self, cache):
+            return self.inner.backward(cache)
+
+    model = MLP([4, 3], seed=0)
+    model.loss_layer = Plain()
+    model.check_labels(np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match="labels must lie in"):
+        model.check_labels(np.array([0, 3]))

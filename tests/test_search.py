@@ -21,15 +21,6 @@ from mlderive.search import (
     train_one,
 )
 
-
-def blobs(seed: int, n: int = 60, d: int = 5, k: int = 3):
-    """Overlapping Gaussian clusters in float64: ``X: (n, d)``, integer labels ``(n,)``."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=1.5, size=(k, d))
-    y = rng.integers(0, k, size=n)
-    return centers[y] + rng.normal(size=(n, d)), y
-
-
 # ------------------------------------------------------------------- batched == one at a time
 
 
@@ -40,7 +31,7 @@ def blobs(seed: int, n: int = 60, d: int = 5, k: int = 3):
     epochs=st.integers(1, 3),
     num_models=st.integers(1, 4),
 )
-def test_train_many_equals_training_each_model_alone(seed, batch_size, epochs, num_models):
+def test_train_many_equals_training_each_model_alone(blobs, seed, batch_size, epochs, num_models):
     X, y = blobs(seed, n=37)  # 37 rows: most batch sizes leave a smaller last batch
     rng = np.random.default_rng(seed)
     lrs = 10 ** rng.uniform(-3, 0, size=num_models)
@@ -55,7 +46,7 @@ def test_train_many_equals_training_each_model_alone(seed, batch_size, epochs, n
     assert stack.epochs == epochs and not stack.diverged.any()
 
 
-def test_train_one_is_plain_sgd_with_a_tail_average():
+def test_train_one_is_plain_sgd_with_a_tail_average(blobs):
     """Two hand-written steps (batch = half the data, one epoch) and their average."""
     X, y = blobs(1, n=8)
     lr, l2 = 0.3, 0.05
@@ -75,7 +66,7 @@ def test_train_one_is_plain_sgd_with_a_tail_average():
     np.testing.assert_allclose(b_avg, (iterates[0][1] + iterates[1][1]) / 2, atol=1e-14)
 
 
-def test_resuming_gives_the_same_weights_as_training_at_once():
+def test_resuming_gives_the_same_weights_as_training_at_once(blobs):
     X, y = blobs(2)
     at_once = train_many(X, y, [0.1, 0.5], [1e-3, 0.0], 8, epochs=5, seed=3)
     resumed = train_many(X, y, [0.1, 0.5], [1e-3, 0.0], 8, epochs=2, seed=3)
@@ -85,7 +76,7 @@ def test_resuming_gives_the_same_weights_as_training_at_once():
     np.testing.assert_array_equal(resumed.W_avg, at_once.W_avg)
 
 
-def test_subset_keeps_the_chosen_models_and_they_train_on_unchanged():
+def test_subset_keeps_the_chosen_models_and_they_train_on_unchanged(blobs):
     X, y = blobs(3)
     lrs, l2s = [0.05, 0.2, 0.8], [0.0, 1e-2, 1e-4]
     full = train_many(X, y, lrs, l2s, 6, epochs=4, seed=1)
@@ -96,7 +87,7 @@ def test_subset_keeps_the_chosen_models_and_they_train_on_unchanged():
     np.testing.assert_array_equal(part.lrs, [0.8, 0.05])
 
 
-def test_a_stack_with_non_contiguous_weights_still_trains_them():
+def test_a_stack_with_non_contiguous_weights_still_trains_them(blobs):
     X, y = blobs(10)
     reference = train_many(X, y, [0.1, 0.2], [0.0, 1e-3], 8, epochs=2)
     stack = train_many(X, y, [0.1, 0.2], [0.0, 1e-3], 8, epochs=1)
@@ -105,7 +96,7 @@ def test_a_stack_with_non_contiguous_weights_still_trains_them():
     np.testing.assert_allclose(stack.W, reference.W, rtol=0, atol=1e-14)
 
 
-def test_float32_training_stays_close_to_float64():
+def test_float32_training_stays_close_to_float64(blobs):
     X, y = blobs(4, n=200)
     double = train_many(X, y, [0.1, 0.3], [1e-3, 1e-4], 16, epochs=3)
     single = train_many(X.astype(np.float32), y, [0.1, 0.3], [1e-3, 1e-4], 16, epochs=3)
@@ -116,7 +107,7 @@ def test_float32_training_stays_close_to_float64():
 # ------------------------------------------------------------------------ loss and gradients
 
 
-def test_batched_loss_is_each_models_own_loss():
+def test_batched_loss_is_each_models_own_loss(blobs):
     X, y = blobs(5, n=20)
     rng = np.random.default_rng(5)
     W, b, l2s = rng.normal(size=(5, 3, 3)), rng.normal(size=(3, 3)), np.array([0.0, 0.1, 2.0])
@@ -127,7 +118,7 @@ def test_batched_loss_is_each_models_own_loss():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_batched_gradients_pass_a_gradient_check_block_by_block(seed):
+def test_batched_gradients_pass_a_gradient_check_block_by_block(blobs, seed):
     """Jacobian of the M losses: model m's gradient in block m, exact zeros elsewhere."""
     X, y = blobs(seed, n=15, d=4)
     rng = np.random.default_rng(seed)
@@ -145,7 +136,7 @@ def test_batched_gradients_pass_a_gradient_check_block_by_block(seed):
     assert error_W < 1e-7 and error_b < 1e-7
 
 
-def test_evaluate_matches_per_model_cross_entropy_and_accuracy():
+def test_evaluate_matches_per_model_cross_entropy_and_accuracy(blobs):
     X, y = blobs(6, n=50)
     stack = train_many(X, y, [0.01, 0.5], [0.0, 1e-3], 5, epochs=2)
     loss, acc = evaluate(stack.W_avg, stack.b_avg, X, y, chunk=7)
@@ -157,7 +148,7 @@ def test_evaluate_matches_per_model_cross_entropy_and_accuracy():
     assert P.shape == (50, 3) and np.allclose(P.sum(axis=1), 1)
 
 
-def test_evaluate_gives_inf_loss_to_a_model_with_non_finite_weights():
+def test_evaluate_gives_inf_loss_to_a_model_with_non_finite_weights(blobs):
     X, y = blobs(7, n=10)
     W, b = np.zeros((5, 2, 3)), np.zeros((2, 3))
     W[0, 1, 0] = np.nan
@@ -168,13 +159,13 @@ def test_evaluate_gives_inf_loss_to_a_model_with_non_finite_weights():
 # ---------------------------------------------------------------------------------- divergence
 
 
-def test_train_one_names_the_learning_rate_when_it_diverges():
+def test_train_one_names_the_learning_rate_when_it_diverges(blobs):
     X, y = blobs(8)
     with pytest.raises(FloatingPointError, match="learning rate 100.0"):
         train_one(X, y, lr=100.0, l2=100.0, batch_size=2, epochs=5)
 
 
-def test_train_many_raises_or_marks_a_diverging_model():
+def test_train_many_raises_or_marks_a_diverging_model(blobs):
     X, y = blobs(9)
     lrs, l2s = [0.1, 100.0, 0.3], [1e-3, 100.0, 0.0]
     with pytest.raises(FloatingPointError, match=r"learning rate\(s\) \[100.0\]"):
@@ -189,7 +180,7 @@ def test_train_many_raises_or_marks_a_diverging_model():
 # ------------------------------------------------------------------------------------- search
 
 
-def tiny_search(seed: int = 0, diverging: bool = False):
+def tiny_search(blobs, seed: int = 0, diverging: bool = False):
     X, y = blobs(seed, n=120)
     if diverging:  # steps that multiply W by 1 - lr * l2 ~ -1e8 overflow float32 within 6 steps
         X = X.astype(np.float32)
@@ -202,8 +193,8 @@ def tiny_search(seed: int = 0, diverging: bool = False):
     return X, y, configs, result
 
 
-def test_successive_halving_keeps_the_best_at_every_cut():
-    _, _, configs, result = tiny_search()
+def test_successive_halving_keeps_the_best_at_every_cut(blobs):
+    _, _, configs, result = tiny_search(blobs)
     assert [a.size for a in result.alive] == [8, 4, 2]
     for rung in range(len(result.alive) - 1):
         alive, survivors = result.alive[rung], result.alive[rung + 1]
@@ -220,8 +211,8 @@ def test_successive_halving_keeps_the_best_at_every_cut():
     assert result.model_epochs == 8 * 1 + 4 * 1 + 2 * 2
 
 
-def test_search_does_not_depend_on_the_order_of_the_configurations():
-    X, y, configs, result = tiny_search()
+def test_search_does_not_depend_on_the_order_of_the_configurations(blobs):
+    X, y, configs, result = tiny_search(blobs)
     order = np.arange(len(configs))[::-1]
     shuffled = Configurations(configs.lrs[order], configs.l2s[order], configs.batch_sizes[order])
     again = successive_halving(X[:90], y[:90], X[90:], y[90:], shuffled, (1, 2, 4), keep=0.5)
@@ -229,9 +220,9 @@ def test_search_does_not_depend_on_the_order_of_the_configurations():
     assert order[again.best] == result.best
 
 
-def test_search_losses_are_those_of_the_models_trained_alone():
+def test_search_losses_are_those_of_the_models_trained_alone(blobs):
     """Grouping by batch size, resuming and subsetting must not change any model."""
-    X, y, configs, result = tiny_search()
+    X, y, configs, result = tiny_search(blobs)
     i = result.best
     stack = train_many(
         X[:90], y[:90], [configs.lrs[i]], [configs.l2s[i]], configs.batch_sizes[i], epochs=4
@@ -241,8 +232,8 @@ def test_search_losses_are_those_of_the_models_trained_alone():
     assert result.val_accuracy[i, -1] == acc[0]
 
 
-def test_search_drops_a_diverging_configuration_at_the_first_cut():
-    _, _, _, result = tiny_search(diverging=True)
+def test_search_drops_a_diverging_configuration_at_the_first_cut(blobs):
+    _, _, _, result = tiny_search(blobs, diverging=True)
     np.testing.assert_array_equal(np.flatnonzero(result.diverged), [1])
     assert result.val_loss[1, 0] == np.inf and 1 not in result.alive[1]
 
@@ -273,22 +264,23 @@ def test_sample_configurations_respects_ranges_and_shares_out_batch_sizes():
         ({"lrs": [0.1, np.nan]}, "learning rates must be finite and > 0"),
         ({"l2s": [-1.0, 0.0]}, "L2 strengths must be finite and >= 0"),
         ({"l2s": [0.0]}, "one L2 strength per learning rate"),
-        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
         ({"epochs": -1}, "epochs must be an integer >= 0"),
         ({"epochs": 1.5}, "epochs must be an integer >= 0"),
-        ({"on_divergence": "ignore"}, "on_divergence must be 'raise' or 'mark'"),
+        ({"on_divergence": "ignore"}, r"on_divergence must be one of \['raise', 'mark'\]"),
     ],
 )
-def test_train_many_rejects_bad_arguments(kwargs, message):
+def test_train_many_rejects_bad_arguments(blobs, kwargs, message):
     X, y = blobs(0, n=10)
     arguments = {"lrs": [0.1, 0.2], "l2s": [0.0, 0.0], "batch_size": 2, "epochs": 1} | kwargs
     with pytest.raises(ValueError, match=message):
         train_many(X, y, **arguments)
 
 
-def test_bad_data_and_search_settings_are_rejected():
+def test_bad_data_and_search_settings_are_rejected(blobs):
     X, y = blobs(0, n=10)
-    with pytest.raises(ValueError, match="at least one example"):
+    with pytest.raises(ValueError, match="at least 1 row"):
         train_many(X[:0], y[:0], [0.1], [0.0], 2, 1, num_classes=3)
     with pytest.raises(ValueError, match="labels must have shape"):
         train_many(X, y[:5], [0.1], [0.0], 2, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -30,12 +32,10 @@ def problem(seed: int, n: int = 12, d: int = 4, k: int = 3, soft: bool = False):
     return W, b, X, labels
 
 
-def blobs(seed: int, n: int = 120, k: int = 3, d: int = 2):
-    """Overlapping Gaussian clusters, so the unregularised optimum is finite."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=1.5, size=(k, d))
-    y = rng.integers(0, k, size=n)
-    return centers[y] + rng.normal(size=(n, d)), y
+@pytest.fixture(scope="module")
+def blobs(blobs):
+    """The shared cluster generator with this module's defaults."""
+    return functools.partial(blobs, n=120, d=2)
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.3])
@@ -99,7 +99,7 @@ def test_curvature_bound_dominates_the_hessian():
     assert bound < 5 * largest
 
 
-def test_fit_converges_to_a_stationary_point():
+def test_fit_converges_to_a_stationary_point(blobs):
     X, y = blobs(5)
     result = fit(X, y, 3, l2=0.01, tol=1e-9)
     assert result.converged and result.grad_norm <= 1e-9
@@ -110,7 +110,7 @@ def test_fit_converges_to_a_stationary_point():
     assert accuracy(result.W, result.b, X, y) > 0.5
 
 
-def test_fit_from_another_start_finds_the_same_weights():
+def test_fit_from_another_start_finds_the_same_weights(blobs):
     X, y = blobs(6)
     first = fit(X, y, 3, l2=0.1, tol=1e-10)
     rng = np.random.default_rng(0)
@@ -118,33 +118,33 @@ def test_fit_from_another_start_finds_the_same_weights():
     np.testing.assert_allclose(first.W, second.W, atol=1e-8)
 
 
-def test_fit_beats_plain_gradient_descent():
+def test_fit_beats_plain_gradient_descent(blobs):
     X, y = blobs(7)
     result = fit(X, y, 3, l2=0.01, tol=1e-6)
     _, _, losses = gradient_descent(X, y, 3, lr=1.0 / curvature_bound(X, 0.01), steps=200, l2=0.01)
     assert result.losses[-1] <= losses[-1]
 
 
-def test_weight_norm_falls_as_l2_grows():
+def test_weight_norm_falls_as_l2_grows(blobs):
     X, y = blobs(8)
     norms = [np.linalg.norm(fit(X, y, 3, l2=lam, tol=1e-9).W) for lam in np.geomspace(1e-3, 10, 6)]
     assert np.all(np.diff(norms) < 0)
 
 
-def test_fit_keeps_float32():
+def test_fit_keeps_float32(blobs):
     X, y = blobs(9)
     result = fit(X.astype(np.float32), y, 3, l2=0.01, tol=1e-4)
     assert result.W.dtype == np.float32 and result.b.dtype == np.float32
     assert result.converged
 
 
-def test_fit_reports_non_convergence():
+def test_fit_reports_non_convergence(blobs):
     X, y = blobs(10)
     result = fit(X, y, 3, l2=0.0, tol=1e-12, max_steps=3)
     assert not result.converged and result.steps == 3 and result.losses.shape == (4,)
 
 
-def test_fit_rejects_bad_arguments():
+def test_fit_rejects_bad_arguments(blobs):
     X, y = blobs(11)
     with pytest.raises(ValueError, match="l2"):
         fit(X, y, 3, l2=-1.0)
@@ -158,7 +158,7 @@ def test_fit_rejects_bad_arguments():
         fit(X, y, 2)
 
 
-def test_predict_and_existing_gradient_descent_still_work():
+def test_predict_and_existing_gradient_descent_still_work(blobs):
     X, y = blobs(12)
     W, b, losses = gradient_descent(X, y, 3, lr=0.5, steps=50)
     assert losses[-1] < losses[0] and predict(W, b, X).shape == (len(X),)

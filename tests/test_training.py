@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -18,13 +20,10 @@ from mlderive.training import (
 )
 
 
-def blobs(seed=0, n=300, k=3, d=5, spread=1.0):
-    """Gaussian clusters in d dimensions (fixed centres; ``seed`` draws the sample)."""
-    centers = 2.0 * np.random.default_rng(100).normal(size=(k, d))
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, size=n)
-    X = centers[y] + spread * rng.normal(size=(n, d))
-    return X.astype(np.float32), y
+@pytest.fixture(scope="module")
+def blobs(blobs):
+    """The shared cluster generator with this module's defaults."""
+    return functools.partial(blobs, n=300, center_scale=2.0, centers_seed=100, dtype=np.float32)
 
 
 def test_split_partitions_the_rows():
@@ -62,7 +61,7 @@ def test_split_errors():
         train_validation_split(X, np.zeros(9), 0.2)
 
 
-def test_training_learns_and_history_has_one_entry_per_epoch():
+def test_training_learns_and_history_has_one_entry_per_epoch(blobs):
     X, y = blobs()
     model = MLP([5, 16, 3], seed=0)
     history = train(
@@ -81,7 +80,7 @@ def test_training_learns_and_history_has_one_entry_per_epoch():
     assert np.all(history.epoch_times > 0)
 
 
-def test_running_train_loss_is_the_weighted_mean_of_the_step_losses():
+def test_running_train_loss_is_the_weighted_mean_of_the_step_losses(blobs):
     X, y = blobs(n=100)
     history = train(MLP([5, 8, 3], seed=0), SGD(0.1), X, y, epochs=2, batch_size=30, progress=False)
     weights = np.array([30, 30, 30, 10])
@@ -91,7 +90,7 @@ def test_running_train_loss_is_the_weighted_mean_of_the_step_losses():
     assert np.all(np.isnan(history.val_loss))
 
 
-def test_full_train_metrics_are_measured_after_the_epoch():
+def test_full_train_metrics_are_measured_after_the_epoch(blobs):
     X, y = blobs(n=120)
     model = MLP([5, 8, 3], seed=0)
     history = train(model, SGD(0.1), X, y, epochs=2, full_train_metrics=True, progress=False)
@@ -100,7 +99,7 @@ def test_full_train_metrics_are_measured_after_the_epoch():
     assert history.train_accuracy[-1] == accuracy
 
 
-def test_unshuffled_full_batch_training_is_gradient_descent():
+def test_unshuffled_full_batch_training_is_gradient_descent(blobs):
     X, y = blobs(n=50)
     model = SoftmaxRegression(5, 3)
     train(model, SGD(0.2), X, y, epochs=3, batch_size=50, shuffle=False, progress=False)
@@ -113,7 +112,7 @@ def test_unshuffled_full_batch_training_is_gradient_descent():
         np.testing.assert_allclose(model.params[name], reference.params[name], rtol=1e-6)
 
 
-def test_shuffling_is_seeded():
+def test_shuffling_is_seeded(blobs):
     X, y = blobs(n=90)
 
     def run(seed, shuffle=True):
@@ -135,7 +134,7 @@ def test_shuffling_is_seeded():
     np.testing.assert_array_equal(run(3, shuffle=False), run(4, shuffle=False))
 
 
-def test_early_stopping_triggers_and_restores_the_best_weights():
+def test_early_stopping_triggers_and_restores_the_best_weights(blobs):
     # Validation labels are a fixed permutation of the classes, so fitting the training set
     # makes the validation loss grow from the first epoch on: the best epoch is 1.
     X, y = blobs(n=200)
@@ -165,7 +164,7 @@ def test_early_stopping_triggers_and_restores_the_best_weights():
     assert model.evaluate(X_val, y_val)[0] == pytest.approx(history.val_loss[0], rel=1e-6)
 
 
-def test_min_delta_demands_a_large_enough_improvement():
+def test_min_delta_demands_a_large_enough_improvement(blobs):
     X, y = blobs(n=200)
     X_val, y_val = blobs(seed=5, n=200)
 
@@ -189,7 +188,7 @@ def test_min_delta_demands_a_large_enough_improvement():
     assert (strict.best_epoch, strict.stopped_epoch) == (1, 3)
 
 
-def test_early_stopping_without_restoring_keeps_the_last_weights():
+def test_early_stopping_without_restoring_keeps_the_last_weights(blobs):
     X, y = blobs(n=100)
     X_val, y_val = blobs(seed=0, n=100)
     model = MLP([5, 8, 3], seed=0)
@@ -211,7 +210,7 @@ def test_early_stopping_without_restoring_keeps_the_last_weights():
     )
 
 
-def test_validation_fraction_splits_off_the_training_data():
+def test_validation_fraction_splits_off_the_training_data(blobs):
     X, y = blobs(n=100)
     history = train(
         MLP([5, 8, 3], seed=0),
@@ -239,7 +238,7 @@ class RecordingSGD(SGD):
         self.snapshots.append({k: v.copy() for k, v in params.items()})
 
 
-def test_divergence_raises_and_leaves_the_last_good_parameters():
+def test_divergence_raises_and_leaves_the_last_good_parameters(blobs):
     X, y = blobs(n=200)
     X *= 30  # large inputs: lr 50 blows the logits up within a few steps
     model = MLP([5, 16, 3], seed=0)
@@ -256,7 +255,7 @@ def test_divergence_raises_and_leaves_the_last_good_parameters():
         np.testing.assert_array_equal(model.params[name], opt.snapshots[-1][name])
 
 
-def test_logistic_regression_trains_with_adam():
+def test_logistic_regression_trains_with_adam(blobs):
     X, y = blobs(n=200, k=2)
     model = LogisticRegression(5)
     history = train(model, Adam(0.05), X, y, epochs=5, batch_size=25, progress=False)
@@ -264,13 +263,13 @@ def test_logistic_regression_trains_with_adam():
     assert history.train_accuracy[-1] > 0.9
 
 
-def test_progress_bar_runs(capsys):
+def test_progress_bar_runs(blobs, capsys):
     X, y = blobs(n=40)
     train(MLP([5, 4, 3], seed=0), SGD(0.1), X, y, epochs=2, progress=True)
     assert "training" in capsys.readouterr().err
 
 
-def test_argument_errors():
+def test_argument_errors(blobs):
     X, y = blobs(n=40)
     model = MLP([5, 4, 3], seed=0)
     opt = SGD(0.1)
@@ -288,3 +287,11 @@ def test_argument_errors():
         train(model, opt, X, y, 1, batch_size=2.5, progress=False)
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(patience=0)
+
+
+def test_every_model_is_a_trainable_model():
+    from mlderive.cnn import small_cnn
+    from mlderive.training import TrainableModel
+
+    for model in (MLP([4, 3]), LogisticRegression(4), SoftmaxRegression(4, 3), small_cnn()):
+        assert isinstance(model, TrainableModel)

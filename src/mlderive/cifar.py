@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataFileError, _cache_dir, _data_dir, download_atomically
+from .data import DataFileError, download_atomically, resolve_cache_dir, resolve_data_dir
 
 RECORD_BYTES = 1 + 3 * 32 * 32
 FOLDER = "cifar-10-batches-bin"
@@ -197,7 +197,7 @@ def load_cifar10(
     ``flatten``; labels are int64 ``(n,)`` (names in ``CIFAR10_CLASSES``). Raises
     :class:`~mlderive.data.DataFileError` if the data are missing, truncated or corrupt.
     """
-    batches = _batches(spec, _data_dir(data_dir), _cache_dir(cache_dir), download)
+    batches = _batches(spec, resolve_data_dir(data_dir), resolve_cache_dir(cache_dir), download)
     out = []
     for names in (TRAIN_FILES, (TEST_FILE,)):
         parts = [read_cifar_batch(batches[name], name) for name in names]

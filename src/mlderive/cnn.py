@@ -1,7 +1,8 @@
-"""The book's small convolutional network (SPEC E8) and its confusion matrix.
+"""The CNN chapter's model and its confusion matrix.
 
 * :func:`small_cnn` -- conv 3x3 - ReLU - max-pool - conv 3x3 - ReLU - max-pool - dense, with
-  optional batch norm (after each convolution) and dropout (before the dense layer);
+  optional batch norm (after each convolution) and dropout (before the dense layer): a
+  :class:`mlderive.models.Network` of :mod:`mlderive.conv` and :mod:`mlderive.layers` layers;
 * :func:`confusion_matrix` -- counts of (true class, predicted class).
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import CNN, BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
+from .conv import BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
 from .layers import DEFAULT_DTYPE, Linear, ReLU
+from .models import Network
+from .validation import check_int_labels, nonnegative_int, positive_int, probability
 
 
 def small_cnn(
@@ -22,7 +25,7 @@ def small_cnn(
     classes: int = 10,
     seed: int = 0,
     dtype=DEFAULT_DTYPE,
-) -> CNN:
+) -> Network:
     """``conv(c1) [-BN] - ReLU - pool - conv(c2) [-BN] - ReLU - pool - flatten [- dropout]
     [- dense(hidden) - ReLU] - dense(classes)``, for flat inputs ``X: (n, C H W)`` with
     ``input_shape = (C, H, W)``.
@@ -33,14 +36,23 @@ def small_cnn(
     layer). ``hidden``: the width of a hidden dense layer (0: none). ``seed`` fixes every
     initial weight and the dropout masks.
     """
-    C, H, W = input_shape
-    c1, c2 = channels
+    if np.ndim(channels) != 1 or len(channels) != 2:
+        raise ValueError(
+            f"channels must be a pair (c1, c2) of positive integers, got {channels!r}."
+        )
+    c1, c2 = (positive_int(c, "channels") for c in channels)
+    if np.ndim(input_shape) != 1 or len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}.")
+    C, H, W = (positive_int(size, "input_shape") for size in input_shape)
+    dropout = probability(dropout, "dropout", " (the probability of dropping a feature)")
+    hidden = nonnegative_int(hidden, "hidden")
+    classes = positive_int(classes, "classes")
     if H % 4 or W % 4:
         raise ValueError(
             f"small_cnn halves the image twice, so it needs H and W divisible by 4; "
             f"got input_shape {input_shape}."
         )
-    seeds = np.random.SeedSequence(seed).spawn(5)
+    seeds = np.random.SeedSequence(nonnegative_int(seed, "seed")).spawn(5)
     layers: list = [Conv2d(C, c1, 3, padding=1, seed=seeds[0], dtype=dtype)]
     if batchnorm:
         layers.append(BatchNorm(c1, dtype=dtype))
@@ -55,23 +67,23 @@ def small_cnn(
         layers += [Linear(features, hidden, seed=seeds[4], dtype=dtype), ReLU()]
         features = hidden
     layers.append(Linear(features, classes, seed=seeds[3], dtype=dtype))
-    return CNN(layers, input_shape)
+    return Network(layers, input_shape=(C, H, W))
 
 
 def confusion_matrix(labels, predictions, classes: int) -> np.ndarray:
     """``(classes, classes)`` int counts: row = true class, column = predicted class."""
+    classes = positive_int(classes, "classes")
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape or labels.ndim != 1:
         raise ValueError(
             f"labels and predictions must be 1-D and of the same length; got {labels.shape} "
             f"and {predictions.shape}."
         )
-    for name, values in (("labels", labels), ("predictions", predictions)):
-        if values.size and (values.min() < 0 or values.max() >= classes):
-            raise ValueError(
-                f"{name} must be classes in 0..{classes - 1}; found values from "
-                f"{values.min()} to {values.max()}."
-            )
+    n = labels.shape[0]
+    if n == 0:  # np.asarray([]) is float64: an empty input is valid whatever its dtype
+        return np.zeros((classes, classes), dtype=np.int64)
+    labels = check_int_labels(labels, n, classes, "labels")
+    predictions = check_int_labels(predictions, n, classes, "predictions")
     counts = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(counts, (labels, predictions), 1)
     return counts

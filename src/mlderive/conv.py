@@ -10,9 +10,10 @@ channels, height, width.
 * :class:`MaxPool2d` -- the gradient goes to the (first) arg-max of each window;
 * :class:`BatchNorm` -- per channel for ``(n, C, H, W)``, per feature for ``(n, C)``;
 * :class:`Dropout` -- inverted dropout (scaled at training time, identity at evaluation);
-* :class:`Flatten` -- ``(n, C, H, W) -> (n, C H W)``;
-* :class:`CNN` -- a sequential container of these layers (and those of
-  :mod:`mlderive.layers`) with the model interface of :mod:`mlderive.models`.
+* :class:`Flatten` -- ``(n, C, H, W) -> (n, C H W)``.
+
+This module holds layers only: :class:`mlderive.models.Network` (with ``input_shape``) stacks
+them into a model, and :func:`mlderive.cnn.small_cnn` builds the book's CNN.
 
 :class:`Dropout` and :class:`BatchNorm` behave differently in training and in evaluation:
 their attribute ``training`` (True at construction) chooses.
@@ -22,18 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._allocator import keep_freed_memory
-from ._validate import as_float_array
-from .layers import (
-    DEFAULT_DTYPE,
-    INITS,
-    Linear,
-    SoftmaxCrossEntropy,
-    _check_like,
-    _check_size,
-    check_dtype,
+from .layers import DEFAULT_DTYPE, check_dtype, initial_weights
+from .validation import (
+    NonFiniteError,
+    as_float_array,
+    as_rng,
+    check_upstream,
+    nonnegative_int,
+    positive_int,
+    positive_number,
+    probability,
 )
-from .models import ForwardCache, Network
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -42,7 +42,7 @@ def _pair(value, name: str) -> tuple[int, int]:
         value = (value, value)
     if len(value) != 2:
         raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}.")
-    return _check_size(value[0], name), _check_size(value[1], name)
+    return positive_int(value[0], name), positive_int(value[1], name)
 
 
 def _check_images(X, channels: int | None, what: str) -> np.ndarray:
@@ -66,23 +66,6 @@ def _window_slice(offset: int, count: int, stride: int) -> slice:
     """Rows (or columns) ``offset, offset + stride, ...`` (``count`` of them): the element at
     kernel offset ``offset`` of every window along one axis."""
     return slice(offset, offset + stride * (count - 1) + 1, stride)
-
-
-def conv_initial_weights(shape: tuple[int, int, int, int], init: str, rng, dtype) -> np.ndarray:
-    """Filters ``(F, C, kh, kw)`` for the named scheme, with ``fan_in = C kh kw``.
-
-    ``"he"``: variance ``2 / fan_in``; ``"xavier"``: variance ``2 / (fan_in + fan_out)`` with
-    ``fan_out = F kh kw``; ``"zeros"``. Drawn in float64, then rounded to ``dtype``.
-    """
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}.")
-    if init == "zeros":
-        return np.zeros(shape, dtype=dtype)
-    F, C, kh, kw = shape
-    fan_in, fan_out = C * kh * kw, F * kh * kw
-    variance = 2.0 / fan_in if init == "he" else 2.0 / (fan_in + fan_out)
-    rng = np.random.default_rng(rng)
-    return (rng.standard_normal(shape) * np.sqrt(variance)).astype(dtype)
 
 
 def conv2d_by_loops(X, W, b, stride: int = 1, padding: int = 0) -> np.ndarray:
@@ -127,6 +110,8 @@ class Conv2d:
     padding is cut off.
     """
 
+    skips_input_gradient = True  # backward(..., input_grad=False) skips dL/dX
+
     def __init__(
         self,
         in_channels: int,
@@ -138,17 +123,15 @@ class Conv2d:
         seed=None,
         dtype=DEFAULT_DTYPE,
     ):
-        self.in_channels = _check_size(in_channels, "in_channels")
-        self.out_channels = _check_size(out_channels, "out_channels")
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
         self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _check_size(stride, "stride")
-        if isinstance(padding, bool) or int(padding) != padding or padding < 0:
-            raise ValueError(f"padding must be an integer >= 0, got {padding!r}.")
-        self.padding = int(padding)
+        self.stride = positive_int(stride, "stride")
+        self.padding = nonnegative_int(padding, "padding")
         self.dtype = check_dtype(dtype)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.params = {
-            "W": conv_initial_weights(shape, init, seed, self.dtype),
+            "W": initial_weights(shape, init, seed, self.dtype),
             "b": np.zeros(self.out_channels, dtype=self.dtype),
         }
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
@@ -253,7 +236,7 @@ class MaxPool2d:
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
         self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size[0] if stride is None else _check_size(stride, "stride")
+        self.stride = self.kernel_size[0] if stride is None else positive_int(stride, "stride")
 
     def __repr__(self) -> str:
         return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -285,7 +268,7 @@ class MaxPool2d:
     def backward(self, upstream, cache: tuple) -> np.ndarray:
         """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
         X, out = cache
-        upstream = _check_like(upstream, out, "MaxPool2d")
+        upstream = check_upstream(upstream, out, "MaxPool2d")
         (kh, kw), s = self.kernel_size, self.stride
         Ho, Wo = out.shape[2:]
         # Windows that tile X exactly cover every pixel once: each offset's slice is then
@@ -334,14 +317,9 @@ class BatchNorm:
         eps: float = 1e-5,
         dtype=DEFAULT_DTYPE,
     ):
-        self.num_features = _check_size(num_features, "num_features")
-        if not (np.isscalar(momentum) and 0 <= momentum < 1):
-            raise ValueError(
-                f"momentum must be in [0, 1) (weight of the old running value), got {momentum!r}."
-            )
-        if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
-            raise ValueError(f"eps must be a finite number > 0, got {eps!r}.")
-        self.momentum, self.eps = float(momentum), float(eps)
+        self.num_features = positive_int(num_features, "num_features")
+        self.momentum = probability(momentum, "momentum", " (weight of the old running value)")
+        self.eps = positive_number(eps, "eps")
         self.dtype = check_dtype(dtype)
         self.training = True
         self.params = {
@@ -395,6 +373,13 @@ class BatchNorm:
             mean = self._channel_sum(X) / m
             xhat = X - mean.reshape(bshape)  # centred now, normalised below
             var = self._channel_sum(xhat, xhat) / m
+            if not (np.isfinite(mean).all() and np.isfinite(var).all()):
+                bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(var)))
+                raise NonFiniteError(
+                    f"BatchNorm got NaN or inf input in channel(s) {bad[:5].tolist()}; the "
+                    "running statistics were left unchanged. Check the input (or an earlier "
+                    "layer) for NaN or inf."
+                )
             self.running_mean *= self.momentum
             self.running_mean += (1 - self.momentum) * mean
             self.running_var *= self.momentum
@@ -412,7 +397,7 @@ class BatchNorm:
         """Fill ``grads`` (``gamma``, ``beta``) and return ``dL/dX`` (training-mode formula
         if the forward pass ran in training mode, else the plain affine map's gradient)."""
         xhat, inv_std, bshape, training = cache
-        g = _check_like(upstream, xhat, "BatchNorm")
+        g = check_upstream(upstream, xhat, "BatchNorm")
         self.grads["gamma"][...] = self._channel_sum(g, xhat)
         self.grads["beta"][...] = self._channel_sum(g)
         scale = (self.params["gamma"] * inv_std).reshape(bshape)
@@ -439,10 +424,8 @@ class Dropout:
     """
 
     def __init__(self, p: float = 0.5, seed=None):
-        if not (np.isscalar(p) and 0 <= p < 1):
-            raise ValueError(f"p must be in [0, 1) (the probability of dropping), got {p!r}.")
-        self.p = float(p)
-        self.rng = np.random.default_rng(seed)
+        self.p = probability(p, "p", " (the probability of dropping)")
+        self.rng = as_rng(seed)
         self.training = True
 
     def __repr__(self) -> str:
@@ -464,7 +447,7 @@ class Dropout:
             upstream = as_float_array(upstream, "upstream")
         if cache is None:
             return upstream
-        upstream = _check_like(upstream, cache, "Dropout")
+        upstream = check_upstream(upstream, cache, "Dropout")
         return upstream * cache
 
 
@@ -495,99 +478,11 @@ class Flatten:
         return np.asarray(upstream).reshape(cache)
 
 
-class CNN(Network):
-    """A sequential convolutional network with the interface of :class:`mlderive.models.Network`
-    (so :func:`mlderive.training.train` and the optimisers work with it unchanged).
-
-    ``layers``: applied in order, e.g. ``[Conv2d, ReLU, MaxPool2d, BatchNorm, Flatten, Dropout,
-    Linear]``; ``input_shape = (C, H, W)``: the model takes FLAT rows ``X: (n, C H W)`` (like
-    every model here) and reshapes them to images ``(n, C, H, W)`` first; ``loss_layer``:
-    a fused loss, :class:`~mlderive.layers.SoftmaxCrossEntropy` by default. The parameters of
-    the ``i``-th layer (counting from 1) appear in ``params`` as ``"W{i}"``, ``"b{i}"``,
-    ``"gamma{i}"``, ``"beta{i}"``; the L2 penalty applies to the ``W`` arrays only.
-
-    Modes: ``loss`` (the training pass) runs every layer in training mode (dropout on, batch
-    statistics, running statistics updated); ``forward`` (prediction, ``evaluate``) runs them
-    in evaluation mode (no dropout, running statistics, nothing updated).
-    """
-
-    skippable_input_gradient = (Conv2d, Linear)
-    evaluation_chunk = 500  # an im2col matrix of 500 images stays within tens of megabytes
-
-    def __init__(self, layers, input_shape, loss_layer=None, l2: float = 0.0):
-        self.layers = list(layers)
-        self.loss_layer = SoftmaxCrossEntropy() if loss_layer is None else loss_layer
-        self.l2 = float(l2)
-        if not (np.isfinite(self.l2) and self.l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0 (the penalty strength), got {l2!r}.")
-        if np.ndim(input_shape) != 1 or len(input_shape) != 3:
-            raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}.")
-        self.input_shape = tuple(_check_size(size, "input_shape") for size in input_shape)
-        self.d_in = int(np.prod(self.input_shape))
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        for i, layer in enumerate(self.layers, start=1):
-            for name in getattr(layer, "params", {}):
-                self.params[f"{name}{i}"] = layer.params[name]
-                self.grads[f"{name}{i}"] = layer.grads[name]
-        if not self.params:
-            raise ValueError("a CNN needs at least one layer with parameters (Conv2d, Linear).")
-        self.dtype = next(layer.dtype for layer in self.layers if hasattr(layer, "params"))
-        self.weight_names = [name for name in self.params if name.startswith("W")]
-        keep_freed_memory()
-
-    def _set_training(self, training: bool) -> None:
-        for layer in self.layers:
-            if hasattr(layer, "training"):
-                layer.training = training
-
-    def _images(self, X) -> np.ndarray:
-        """Flat rows ``X: (n, C H W)`` -> images ``(n, C, H, W)`` in the model's dtype."""
-        X = as_float_array(X, "X")
-        if X.ndim != 2 or X.shape[1] != self.d_in:
-            raise ValueError(
-                f"CNN expects X of shape (n, {self.d_in}), one flattened {self.input_shape} "
-                f"image per row; got {X.shape}."
-            )
-        return X.astype(self.dtype, copy=False).reshape((X.shape[0],) + self.input_shape)
-
-    def activations(self, X, upto: int) -> np.ndarray:
-        """The output of ``layers[upto]`` for ``X: (n, C H W)``, every layer in evaluation mode
-        (for a convolution or pooling layer: ``(n, channels, height, width)``)."""
-        if not 0 <= upto < len(self.layers):
-            raise ValueError(f"upto must index one of the {len(self.layers)} layers; got {upto}.")
-        out = self._images(X)
-        self._set_training(False)
-        try:
-            for layer in self.layers[: upto + 1]:
-                out, _ = layer.forward(out)
-        finally:
-            self._set_training(True)
-        return out
-
-    def forward(self, X) -> np.ndarray:
-        """Logits for ``X: (n, C H W)``, every layer in evaluation mode."""
-        return self.activations(X, len(self.layers) - 1)
-
-    def loss(self, X, labels) -> tuple[float, ForwardCache]:
-        """``(data loss + L2 penalty, cache)``: the training-mode pass for ``X: (n, C H W)``."""
-        out = self._images(X)
-        self._set_training(True)
-        caches = []
-        for layer in self.layers:
-            out, cache = layer.forward(out)
-            caches.append(cache)
-        data_loss, loss_cache = self.loss_layer.forward(out, labels)
-        return data_loss + self.penalty(), ForwardCache(caches, loss_cache, out, data_loss)
-
-
 __all__ = [
-    "CNN",
     "conv2d_by_loops",
     "BatchNorm",
     "Conv2d",
     "Dropout",
     "Flatten",
     "MaxPool2d",
-    "conv_initial_weights",
 ]

@@ -30,6 +30,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .validation import ArgumentTypeError
 
 __all__ = [
     "DataFile",
@@ -47,10 +50,15 @@ __all__ = [
     "MNIST",
     "MNIST_CLASSES",
     "data_status",
+    "default_cache_dir",
+    "download_atomically",
     "load_dataset",
     "load_fashion_mnist",
     "load_mnist",
     "read_idx",
+    "remove_stale_parts",
+    "resolve_cache_dir",
+    "resolve_data_dir",
 ]
 
 DATA_ENV_VAR = "MLDERIVE_DATA"
@@ -206,21 +214,43 @@ FASHION_MNIST_CLASSES = (
 # ------------------------------------------------------------------ locating and verifying
 
 
-def _data_dir(data_dir) -> Path | None:
+def resolve_data_dir(data_dir) -> Path | None:
     """The ``data_dir`` argument, else ``$MLDERIVE_DATA``, else None."""
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV_VAR) or None
     return None if data_dir is None else Path(data_dir).expanduser()
 
 
+def _home() -> Path:
+    """The user's home folder: ``$HOME`` if it is an absolute path, else the account's entry."""
+    home = os.environ.get("HOME", "")
+    if os.path.isabs(home):
+        return Path(home)
+    try:
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError, AttributeError):
+        home = os.path.expanduser("~") if "HOME" not in os.environ else ""
+    if not os.path.isabs(home) or home == os.sep:
+        raise DataFileError(
+            "cannot find a home folder for the download cache ($HOME is empty or relative). "
+            "Set XDG_CACHE_HOME or HOME to an absolute path, or pass cache_dir=..."
+        )
+    return Path(home)
+
+
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/mlderive`` if that variable is set, else ``~/.cache/mlderive``."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
+    """``$XDG_CACHE_HOME/mlderive`` if that variable is an absolute path, else
+    ``~/.cache/mlderive`` (never a folder at the filesystem root or relative to the current
+    folder: an empty ``$HOME`` falls back to the account's home folder)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else _home() / ".cache"
     return base / "mlderive"
 
 
-def _cache_dir(cache_dir) -> Path:
+def resolve_cache_dir(cache_dir) -> Path:
+    """The ``cache_dir`` argument, else :func:`default_cache_dir`."""
     return default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
 
 
@@ -271,7 +301,9 @@ def download_atomically(url: str, dest: Path, max_bytes: int, verify) -> None:
     that passes is renamed to ``dest``. On any failure (network, size over ``max_bytes``,
     verification, interruption) the temporary file is deleted and ``dest`` is untouched.
     """
+    created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dest.parent)
     tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=".part-")
     try:
         with tmp, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
@@ -285,7 +317,32 @@ def download_atomically(url: str, dest: Path, max_bytes: int, verify) -> None:
         os.replace(tmp.name, dest)
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)
+        for folder in created:  # the folders this call made, innermost first, if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
+
+
+STALE_PART_SECONDS = 3600.0  # a live download's temp file is written every few seconds
+
+
+def remove_stale_parts(folder: Path) -> list[Path]:
+    """Delete ``.part-*`` temp files in ``folder`` left by a download that was killed
+    (SIGKILL, power loss): those not modified for ``STALE_PART_SECONDS``. A download in
+    progress in another process keeps writing to its file, so it is left alone. Returns the
+    deleted paths."""
+    removed = []
+    now = time.time()
+    for part in Path(folder).glob(".part-*"):
+        try:
+            if now - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
+                removed.append(part)
+        except OSError:  # gone already, or not ours to delete
+            continue
+    return removed
 
 
 def _download(url: str, dest: Path, f: DataFile, mirrors: tuple[str, ...]) -> None:
@@ -319,6 +376,8 @@ def _missing_error(spec, missing, data_dir, cache_dir, attempts, skipped) -> Dat
 def _locate(spec, data_dir, cache_dir, download) -> dict[str, Path]:
     """Path of each of the four files, downloading missing ones into ``cache_dir``."""
     folders = [d / spec.subdir for d in (data_dir, cache_dir) if d is not None]
+    if (cache_dir / spec.subdir).is_dir():
+        remove_stale_parts(cache_dir / spec.subdir)
     paths, missing = {}, []
     for key in FILE_KEYS:
         f = spec.files[key]
@@ -373,6 +432,15 @@ def _load_uint8(entries: tuple, mirrors: tuple[str, ...]) -> tuple[np.ndarray, .
     return tuple(out)
 
 
+def _check_spec(spec) -> None:
+    if not isinstance(spec, DatasetSpec):
+        names = "mlderive.data.MNIST or mlderive.data.FASHION_MNIST"
+        raise ArgumentTypeError(
+            f"spec must be a DatasetSpec such as {names}, got {type(spec).__name__} "
+            f"{spec!r:.40} (or call load_mnist() / load_fashion_mnist())."
+        )
+
+
 def load_dataset(
     spec: DatasetSpec,
     *,
@@ -391,7 +459,8 @@ def load_dataset(
 
     Raises :class:`DataFileError` if a file is missing, corrupt, or the shapes disagree.
     """
-    data_dir, cache_dir = _data_dir(data_dir), _cache_dir(cache_dir)
+    _check_spec(spec)
+    data_dir, cache_dir = resolve_data_dir(data_dir), resolve_cache_dir(cache_dir)
     paths = _locate(spec, data_dir, cache_dir, download)
     entries = []
     for key in FILE_KEYS:
@@ -438,7 +507,8 @@ def load_fashion_mnist(*, flatten: bool = True, **kw):
 def data_status(spec: DatasetSpec, *, data_dir=None, cache_dir=None) -> str:
     """One line per file saying where it would be loaded from (not verified) or that it is
     missing; nothing is downloaded."""
-    data_dir, cache_dir = _data_dir(data_dir), _cache_dir(cache_dir)
+    _check_spec(spec)
+    data_dir, cache_dir = resolve_data_dir(data_dir), resolve_cache_dir(cache_dir)
     folders = [d / spec.subdir for d in (data_dir, cache_dir) if d is not None]
     lines = [f"{spec.name}:"]
     for key in FILE_KEYS:

@@ -1,4 +1,5 @@
-"""Numerically stable building blocks: softmax, log-softmax, cross-entropy, sigmoid, ReLU.
+"""Numerically stable building blocks: softmax, log-softmax, cross-entropy, sigmoid, ReLU,
+and the logistic loss from logits.
 
 Conventions: logits ``Z: (n, K)`` hold one row per example (a single example may be
 given as ``z: (K,)``); labels are integer classes ``(n,)``, one-hot rows ``(n, K)`` or any
@@ -9,7 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_int_labels
+from .validation import (
+    NonFiniteError,
+    as_float_array,
+    check_01_labels,
+    check_int_labels,
+    positive_int,
+)
+
+
+def _no_nan(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` after checking it has no NaN (infinities are fine for elementwise functions)."""
+    if np.isnan(x).any():
+        raise NonFiniteError(
+            f"{name} contains NaN ({int(np.count_nonzero(np.isnan(x)))} entries); NaN has no "
+            "value to map. Check the input (or an earlier computation) for NaN."
+        )
+    return x
 
 
 def log_softmax(z, axis: int = -1) -> np.ndarray:
@@ -18,15 +35,20 @@ def log_softmax(z, axis: int = -1) -> np.ndarray:
     Subtracting the maximum makes every exponent <= 0, so ``exp`` never overflows, and the
     sum is >= 1, so its log is finite: no ``log(0)`` for any finite ``z``.
     """
-    z = as_float_array(z, "z")
-    shifted = z - np.max(z, axis=axis, keepdims=True)
+    z = as_float_array(z, "z", finite=True)
+    with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the right 0
+        shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:
-    """Softmax along ``axis`` (default: the last); ``z: (..., K)`` -> same shape, rows sum to 1."""
-    z = as_float_array(z, "z")
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    """Softmax along ``axis`` (default: the last); ``z: (..., K)`` -> same shape, rows sum to 1.
+
+    ``z`` must be finite: ``+inf`` has no softmax (``inf - inf`` is undefined).
+    """
+    z = as_float_array(z, "z", finite=True)
+    with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the right 0
+        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -42,11 +64,10 @@ def softmax_jacobian(z) -> np.ndarray:
 
 def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
     """Integer labels ``(n,)`` in ``[0, num_classes)`` -> one-hot matrix ``(n, num_classes)``."""
-    if int(num_classes) != num_classes or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    num_classes = positive_int(num_classes, "num_classes")
     labels = np.asarray(labels)
-    labels = check_int_labels(labels, labels.shape[0] if labels.ndim else -1, int(num_classes))
-    out = np.zeros((labels.shape[0], int(num_classes)), dtype=dtype)
+    labels = check_int_labels(labels, labels.shape[0] if labels.ndim else -1, num_classes)
+    out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
     out[np.arange(labels.shape[0]), labels] = 1
     return out
 
@@ -81,7 +102,7 @@ def _batch(logits, labels) -> tuple[np.ndarray, np.ndarray, bool]:
     One example may be given as ``logits: (K,)`` with an integer label or a ``(K,)``
     probability vector.
     """
-    z = as_float_array(logits, "logits", ndim=(1, 2))
+    z = as_float_array(logits, "logits", ndim=(1, 2), finite=True, min_rows=1)
     labels = np.asarray(labels)
     single = z.ndim == 1
     if single:
@@ -117,14 +138,14 @@ def sigmoid(x) -> np.ndarray:
     For ``x >= 0`` it uses ``1 / (1 + exp(-x))``; for ``x < 0`` the equal form
     ``exp(x) / (1 + exp(x))``; either way the exponent is <= 0.
     """
-    x = as_float_array(x, "x")
+    x = _no_nan(as_float_array(x, "x"), "x")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 def relu(x) -> np.ndarray:
-    """Rectified linear unit ``max(x, 0)``, elementwise, same shape and dtype."""
-    x = as_float_array(x, "x")
+    """Rectified linear unit ``max(x, 0)``, elementwise, same shape and dtype (no NaN)."""
+    x = _no_nan(as_float_array(x, "x"), "x")
     return np.maximum(x, 0)
 
 
@@ -136,8 +157,21 @@ def softmax_backward(logits, upstream) -> np.ndarray:
     ``J u = p * u - p * (p . u)``, computed row by row without forming ``J``.
     """
     z = as_float_array(logits, "logits", ndim=(1, 2))
-    u = as_float_array(upstream, "upstream")
+    u = as_float_array(upstream, "upstream", finite=True)
     if u.shape != z.shape:
         raise ValueError(f"upstream must have the logits' shape {z.shape}, got {u.shape}.")
     p = softmax(z)
     return p * u - p * np.sum(p * u, axis=-1, keepdims=True)
+
+
+def logistic_loss_from_logits(z, y) -> float:
+    """Mean logistic loss ``(1/n) sum_i [log(1 + e^{z_i}) - y_i z_i]`` for ``z, y: (n,)``.
+
+    Labels ``y`` in ``{0, 1}``. For such a label the summand equals ``log(1 + e^{s_i})`` with
+    ``s_i = z_i`` if ``y_i = 0`` and ``s_i = -z_i`` if ``y_i = 1`` (the logit of the wrong
+    class). It is evaluated as ``logaddexp(0, s)``: no overflow, no ``log(0)``, and no
+    cancellation when the loss is tiny (``log(1 + e^z) - z`` would lose digits for large ``z``).
+    """
+    z = as_float_array(z, "z", ndim=1, finite=True, min_rows=1)
+    y = check_01_labels(y, z.shape[0])
+    return float(np.mean(np.logaddexp(0.0, (1.0 - 2.0 * y) * z)))

@@ -3,7 +3,8 @@
 ``numerical_derivative(f, x)`` estimates the derivative of any function of an array by centred
 differences; ``gradcheck(f, x, analytic)`` compares it with a formula and returns the largest
 relative error, in the CS231n convention ``|a - b| / max(|a| + |b|, floor)``;
-``layer_gradient_errors(layer, X)`` does this for a layer's input and every parameter.
+``layer_gradient_errors(layer, X)`` does this for a layer's input and every parameter, and
+``model_gradient_errors(model, X, labels)`` for every parameter of a model's loss.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from .validation import ArgumentTypeError, as_float_array, positive_number
 
 
 def numerical_derivative(f: Callable[[np.ndarray], np.ndarray], x, h: float = 1e-5) -> np.ndarray:
@@ -21,7 +24,10 @@ def numerical_derivative(f: Callable[[np.ndarray], np.ndarray], x, h: float = 1e
     taken is ``(x_i + h) - (x_i - h)`` as stored in floating point, so large ``|x_i|`` do not add
     a representation error to the quotient.
     """
-    x = np.array(x, dtype=np.float64)  # a private copy we may perturb
+    if not callable(f):
+        raise ArgumentTypeError(f"f must be a function of an array, got {type(f).__name__}.")
+    h = positive_number(h, "h", " (the finite-difference step, e.g. 1e-5)")
+    x = np.array(as_float_array(x, "x", finite=True), dtype=np.float64)  # a copy to perturb
     out_shape = np.shape(f(x.copy()))
     deriv = np.empty(out_shape + x.shape)
     flat_x = x.reshape(-1)
@@ -47,6 +53,7 @@ def relative_error(a, b, floor: float = 1e-8) -> float:
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    floor = positive_number(floor, "floor")
     if a.shape != b.shape:
         raise ValueError(f"cannot compare arrays of shapes {a.shape} and {b.shape}.")
     if a.size == 0:
@@ -103,4 +110,39 @@ def layer_gradient_errors(layer, X, seed=0) -> dict[str, float]:
 
         errors[name] = gradcheck(loss_at, saved, analytic)
         value[...] = saved
+    return errors
+
+
+def model_gradient_errors(
+    model, X, labels, h: float = 1e-5, floor: float = 1e-8, prepare=None
+) -> dict[str, float]:
+    """Gradient-check a model's ``backward``: ``{name: error of grads[name]}`` per parameter.
+
+    The scalar checked is ``model.loss(X, labels)[0]`` (the data loss plus any L2 penalty),
+    differentiated in every parameter array by :func:`gradcheck`. Use a float64 model. Every
+    parameter is restored afterwards (each finite difference writes into it). ``prepare``: an
+    optional function called before every evaluation of the loss, e.g. to reseed a dropout
+    layer so that every evaluation draws the same mask.
+    """
+    if prepare is not None:
+        prepare()
+    model.loss_and_gradients(X, labels)
+    analytic = {name: grad.copy() for name, grad in model.grads.items()}
+    saved = model.get_params()
+
+    def loss_at(v, value):
+        value[...] = v
+        if prepare is not None:
+            prepare()
+        return model.loss(X, labels)[0]
+
+    errors = {}
+    try:
+        for name, value in model.params.items():
+            errors[name] = gradcheck(
+                lambda v, value=value: loss_at(v, value), saved[name], analytic[name], h, floor
+            )
+            value[...] = saved[name]
+    finally:
+        model.set_params(saved)
     return errors

@@ -17,9 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_int_labels
-from .functions import label_distribution, log_softmax, sigmoid
-from .logistic import check_binary_labels, logistic_loss_from_logits
+from .functions import label_distribution, log_softmax, logistic_loss_from_logits, sigmoid
+from .validation import (
+    as_float_array,
+    as_rng,
+    check_01_labels,
+    check_choice,
+    check_int_labels,
+    check_upstream,
+    positive_int,
+)
 
 DEFAULT_DTYPE = np.float32
 INITS = ("he", "xavier", "zeros")
@@ -35,12 +42,6 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
-def _check_size(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def _check_matrix(X, cols: int, dtype: np.dtype, what: str, name: str = "X") -> np.ndarray:
     """``X`` as an ``(n, cols)`` array of ``dtype`` (converted only if needed)."""
     if type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[1] == cols:
@@ -53,35 +54,34 @@ def _check_matrix(X, cols: int, dtype: np.dtype, what: str, name: str = "X") -> 
     return X if X.dtype == dtype else X.astype(dtype)
 
 
-def _check_like(upstream, reference: np.ndarray, what: str) -> np.ndarray:
-    """The upstream gradient must have the shape of the forward output it belongs to."""
-    if type(upstream) is not np.ndarray or upstream.dtype.kind != "f":
-        upstream = as_float_array(upstream, "upstream")
-    if upstream.shape != reference.shape:
-        raise ValueError(
-            f"{what}.backward expects an upstream gradient of shape {reference.shape} (the "
-            f"shape of its forward output); got {upstream.shape}."
-        )
-    return upstream
+def initial_weights(shape: tuple[int, ...], init: str = "he", seed=None, dtype=DEFAULT_DTYPE):
+    """Initial weights of the given shape for the named scheme, dense or convolutional.
 
+    ``shape = (d_in, d_out)`` for a dense layer (``fan_in = d_in``, ``fan_out = d_out``) or
+    ``(F, C, kh, kw)`` for ``F`` convolution filters (``fan_in = C kh kw``,
+    ``fan_out = F kh kw``).
 
-def initial_weights(d_in: int, d_out: int, init: str, rng, dtype=DEFAULT_DTYPE) -> np.ndarray:
-    """Weights ``(d_in, d_out)`` drawn for the named scheme.
-
-    * ``"he"``: normal with variance ``2 / d_in`` (keeps the activations' scale through ReLUs);
-    * ``"xavier"``: normal with variance ``2 / (d_in + d_out)`` (Glorot; for sigmoid/tanh);
+    * ``"he"``: normal with variance ``2 / fan_in`` (keeps the activations' scale through ReLUs);
+    * ``"xavier"``: normal with variance ``2 / (fan_in + fan_out)`` (Glorot; for sigmoid/tanh);
     * ``"zeros"``: all zero (fine for convex models such as softmax regression).
 
-    Drawn in float64 and then rounded to ``dtype``, so a float32 and a float64 model built
-    from the same seed hold the same weights up to rounding.
+    ``seed``: an int, None or a ``numpy.random.Generator``. Drawn in float64 and then rounded
+    to ``dtype``, so a float32 and a float64 model built from the same seed hold the same
+    weights up to rounding.
     """
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}.")
+    check_choice(init, "init", INITS)
+    shape = tuple(positive_int(size, "shape") for size in shape)
+    if len(shape) == 2:
+        fan_in, fan_out = shape
+    elif len(shape) == 4:
+        receptive = shape[2] * shape[3]
+        fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    else:
+        raise ValueError(f"shape must be (d_in, d_out) or (F, C, kh, kw), got {shape}.")
     if init == "zeros":
-        return np.zeros((d_in, d_out), dtype=dtype)
-    variance = 2.0 / d_in if init == "he" else 2.0 / (d_in + d_out)
-    rng = np.random.default_rng(rng)
-    return (rng.standard_normal((d_in, d_out)) * np.sqrt(variance)).astype(dtype)
+        return np.zeros(shape, dtype=dtype)
+    variance = 2.0 / fan_in if init == "he" else 2.0 / (fan_in + fan_out)
+    return (as_rng(seed).standard_normal(shape) * np.sqrt(variance)).astype(dtype)
 
 
 class Linear:
@@ -96,12 +96,14 @@ class Linear:
     float32 (default) or float64.
     """
 
+    skips_input_gradient = True  # backward(..., input_grad=False) skips dL/dX
+
     def __init__(self, d_in: int, d_out: int, init: str = "he", seed=None, dtype=DEFAULT_DTYPE):
-        self.d_in = _check_size(d_in, "d_in")
-        self.d_out = _check_size(d_out, "d_out")
+        self.d_in = positive_int(d_in, "d_in")
+        self.d_out = positive_int(d_out, "d_out")
         self.dtype = check_dtype(dtype)
         self.params = {
-            "W": initial_weights(self.d_in, self.d_out, init, seed, self.dtype),
+            "W": initial_weights((self.d_in, self.d_out), init, seed, self.dtype),
             "b": np.zeros(self.d_out, dtype=self.dtype),
         }
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
@@ -153,7 +155,7 @@ class ReLU:
 
     def backward(self, upstream, cache: np.ndarray) -> np.ndarray:
         """``dL/dX = upstream * [out > 0]``, same shape as the input."""
-        upstream = _check_like(upstream, cache, "ReLU")
+        upstream = check_upstream(upstream, cache, "ReLU")
         return np.multiply(upstream, cache > 0, out=upstream if self.inplace else None)
 
 
@@ -170,7 +172,7 @@ class Sigmoid:
 
     def backward(self, upstream, cache: np.ndarray) -> np.ndarray:
         """``dL/dX = upstream * s * (1 - s)``."""
-        upstream = _check_like(upstream, cache, "Sigmoid")
+        upstream = check_upstream(upstream, cache, "Sigmoid")
         return upstream * cache * (1 - cache)
 
 
@@ -189,10 +191,19 @@ class SoftmaxCrossEntropy:
     def __repr__(self) -> str:
         return "SoftmaxCrossEntropy()"
 
+    def check_labels(self, labels, n: int, num_classes: int) -> None:
+        """Raise unless ``labels`` are ``n`` integer classes in ``[0, num_classes)`` or ``(n, K)``
+        probability rows (what :meth:`forward` accepts): all of them, before any training."""
+        labels = np.asarray(labels)
+        if labels.ndim == 1:
+            check_int_labels(labels, n, num_classes)
+        else:
+            label_distribution(labels, (n, num_classes))
+
     def forward(self, Z, labels) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
         """Return ``(loss, cache)``; the cache holds the log-probabilities and the targets."""
-        Z = as_float_array(Z, "Z", ndim=2)
-        log_p = log_softmax(Z)
+        Z = as_float_array(Z, "Z", ndim=2, min_rows=1)
+        log_p = log_softmax(Z)  # refuses NaN and inf logits (a NonFiniteError)
         labels = np.asarray(labels)
         n = Z.shape[0]
         if labels.ndim == 1:
@@ -220,17 +231,21 @@ class SigmoidBinaryCrossEntropy:
     """Logistic loss from logits, ``L = (1/n) sum_i [log(1 + e^{z_i}) - y_i z_i]``.
 
     ``z: (n,)`` logits of class 1, labels ``y: (n,)`` in ``{0, 1}``. The value comes from
-    :func:`mlderive.logistic.logistic_loss_from_logits` (stable: no overflow, no ``log(0)``);
+    :func:`mlderive.functions.logistic_loss_from_logits` (stable: no overflow, no ``log(0)``);
     the gradient is ``dL/dz = (sigmoid(z) - y) / n``.
     """
 
     def __repr__(self) -> str:
         return "SigmoidBinaryCrossEntropy()"
 
+    def check_labels(self, labels, n: int, num_classes: int = 2) -> None:
+        """Raise unless ``labels`` are ``n`` binary labels in ``{0, 1}``."""
+        check_01_labels(labels, n, "labels")
+
     def forward(self, z, labels) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
         """Return ``(loss, cache)``; the cache holds the logits and the labels."""
-        z = as_float_array(z, "z", ndim=1)
-        y = check_binary_labels(labels, z.shape[0]).astype(z.dtype)
+        z = as_float_array(z, "z", ndim=1, min_rows=1)
+        y = check_01_labels(labels, z.shape[0], "labels").astype(z.dtype)
         return logistic_loss_from_logits(z, y), (z, y)
 
     def backward(self, cache, upstream: float = 1.0) -> np.ndarray:

@@ -13,52 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array
-from .functions import sigmoid
-
-
-def check_binary_labels(y, n: int) -> np.ndarray:
-    """Return labels ``y: (n,)`` as float64 after checking every value is 0 or 1.
-
-    Integer, boolean and float arrays are accepted as long as their values are exactly 0 or 1.
-    """
-    arr = np.asarray(y)
-    if arr.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), one label per row of X; got {arr.shape}.")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"y must hold the numbers 0 and 1, got dtype {arr.dtype}.")
-    values = arr.astype(np.float64)
-    bad = ~((values == 0) | (values == 1))
-    if np.any(bad):
-        raise ValueError(
-            "y must hold binary labels 0 or 1 (logistic regression has two classes); got "
-            f"{np.unique(arr[bad])[:5]}. Map the two classes to 0 and 1, or use softmax "
-            "regression for more than two classes."
-        )
-    return values
+from .functions import logistic_loss_from_logits, sigmoid
+from .validation import as_float_array, check_01_labels, nonnegative_number
 
 
 def _check_parameters(w, b, X) -> tuple[np.ndarray, float, np.ndarray]:
-    X = as_float_array(X, "X", ndim=2)
-    w = as_float_array(w, "w", ndim=1)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    w = as_float_array(w, "w", ndim=1, finite=True)
     if w.shape != (X.shape[1],):
         raise ValueError(f"w must have shape ({X.shape[1]},) to match X {X.shape}, got {w.shape}.")
     if np.ndim(b) != 0:
         raise ValueError(f"b must be a scalar (one bias for one logit), got shape {np.shape(b)}.")
+    if not np.isfinite(b):
+        raise ValueError(f"b must be a finite number, got {b!r}.")
     return w, float(b), X
-
-
-def logistic_loss_from_logits(z, y) -> float:
-    """Mean logistic loss ``(1/n) sum_i [log(1 + e^{z_i}) - y_i z_i]`` for ``z, y: (n,)``.
-
-    For a label in ``{0, 1}`` the summand equals ``log(1 + e^{s_i})`` with ``s_i = z_i`` if
-    ``y_i = 0`` and ``s_i = -z_i`` if ``y_i = 1`` (the logit of the wrong class). It is
-    evaluated as ``logaddexp(0, s)``: no overflow, no ``log(0)``, and no cancellation when the
-    loss is tiny (``log(1 + e^z) - z`` would lose digits for large ``z``).
-    """
-    z = as_float_array(z, "z", ndim=1)
-    y = check_binary_labels(y, z.shape[0])
-    return float(np.mean(np.logaddexp(0.0, (1.0 - 2.0 * y) * z)))
 
 
 def predict_proba(w, b, X) -> np.ndarray:
@@ -76,6 +44,7 @@ def predict(w, b, X) -> np.ndarray:
 def loss(w, b, X, y, l2: float = 0.0) -> float:
     """The regularised mean logistic loss ``J(w, b)`` of the module docstring."""
     w, b, X = _check_parameters(w, b, X)
+    l2 = nonnegative_number(l2, "l2")
     return logistic_loss_from_logits(X @ w + b, y) + 0.5 * l2 * float(w @ w)
 
 
@@ -86,7 +55,8 @@ def gradients(w, b, X, y, l2: float = 0.0) -> tuple[np.ndarray, float]:
     ``dJ/db = mean(p - y)``. Per example this is ``-(y_i - p_i) x_i``.
     """
     w, b, X = _check_parameters(w, b, X)
-    y = check_binary_labels(y, X.shape[0])
+    y = check_01_labels(y, X.shape[0])
+    l2 = nonnegative_number(l2, "l2")
     residual = (sigmoid(X @ w + b) - y) / X.shape[0]
     return X.T @ residual + l2 * w, float(residual.sum())
 
@@ -98,9 +68,20 @@ def hessian(w, b, X, l2: float = 0.0) -> np.ndarray:
     ``A^T diag(p (1 - p)) A / n + l2 diag(1, ..., 1, 0)``; the labels do not enter.
     """
     w, b, X = _check_parameters(w, b, X)
+    l2 = nonnegative_number(l2, "l2")
     n, d = X.shape
     A = np.hstack([X, np.ones((n, 1), dtype=X.dtype)])
     p = sigmoid(X @ w + b)
     H = (A * (p * (1.0 - p))[:, None]).T @ A / n
     H[np.arange(d), np.arange(d)] += l2
     return H
+
+
+__all__ = [
+    "gradients",
+    "hessian",
+    "logistic_loss_from_logits",
+    "loss",
+    "predict",
+    "predict_proba",
+]

@@ -20,7 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import logistic
-from ._validate import as_float_array
+from .validation import (
+    as_float_array,
+    as_rng,
+    check_01_labels,
+    check_choice,
+    nonnegative_int,
+    nonnegative_number,
+    positive_int,
+    positive_number,
+)
 
 MAX_CONDITION = 1e12  # above this (estimated) condition number, Cholesky results are not trusted
 
@@ -40,16 +49,22 @@ def cholesky_solve(H, g, max_condition: float = MAX_CONDITION) -> np.ndarray:
     if ``(max L_ii / min L_ii)^2`` - a lower bound on the condition number of ``H`` - exceeds
     ``max_condition``.
     """
-    H = as_float_array(H, "H", ndim=2)
-    g = as_float_array(g, "g", ndim=1)
+    H = as_float_array(H, "H", ndim=2, finite=True)
+    g = as_float_array(g, "g", ndim=1, finite=True)
+    max_condition = positive_number(max_condition, "max_condition")
     if H.shape != (g.shape[0], g.shape[0]):
         raise ValueError(
             f"H must have shape ({g.shape[0]}, {g.shape[0]}) to match g, got {H.shape}."
         )
+    asymmetry = float(np.max(np.abs(H - H.T)))
+    if asymmetry > 1e-10 * max(float(np.max(np.abs(H))), 1e-300):
+        raise ValueError(
+            f"H must be symmetric (a Hessian is); max |H - H^T| = {asymmetry:.3g}. A Cholesky "
+            "solve reads only the lower triangle, so the answer would be wrong. Symmetrise it "
+            "with (H + H.T) / 2 if the asymmetry is round-off."
+        )
     fixes = "add a small ridge (e.g. ridge=1e-6), drop constant or duplicate features, or pass "
     fixes += 'on_singular="lstsq" for a minimum-norm solution'
-    if not np.all(np.isfinite(H)):
-        raise ValueError("H contains NaN or infinite entries; check the data for NaN or inf.")
     try:
         L = np.linalg.cholesky(H)
     except np.linalg.LinAlgError as exc:
@@ -68,14 +83,14 @@ def cholesky_solve(H, g, max_condition: float = MAX_CONDITION) -> np.ndarray:
 
 
 def _check_least_squares(X, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    X = as_float_array(X, "X", ndim=2)
-    y = as_float_array(y, "y", ndim=1)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    y = as_float_array(y, "y", ndim=1, finite=True)
     if y.shape != (X.shape[0],):
         raise ValueError(
             f"y must have shape ({X.shape[0]},), one target per row of X; got {y.shape}."
         )
     if w is not None:
-        w = as_float_array(w, "w", ndim=1)
+        w = as_float_array(w, "w", ndim=1, finite=True)
         if w.shape != (X.shape[1],):
             raise ValueError(
                 f"w must have shape ({X.shape[1]},) to match X {X.shape}, got {w.shape}."
@@ -84,14 +99,11 @@ def _check_least_squares(X, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _check_ridge(ridge: float) -> float:
-    if not (np.isfinite(ridge) and ridge >= 0):
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
-    return float(ridge)
+    return nonnegative_number(ridge, "ridge")
 
 
 def _check_on_singular(on_singular: str) -> None:
-    if on_singular not in ("raise", "lstsq"):
-        raise ValueError(f'on_singular must be "raise" or "lstsq", got {on_singular!r}.')
+    check_choice(on_singular, "on_singular", ("raise", "lstsq"))
 
 
 # -------------------------------------------------------------------------- least squares
@@ -112,7 +124,7 @@ def least_squares_gradient(X, y, w, ridge: float = 0.0) -> np.ndarray:
 
 def least_squares_hessian(X, ridge: float = 0.0) -> np.ndarray:
     """``H = X^T X / n + ridge I``, shape ``(d, d)``; it does not depend on ``w`` or ``y``."""
-    X = as_float_array(X, "X", ndim=2)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
     H = X.T @ X / X.shape[0]
     H[np.diag_indices_from(H)] += _check_ridge(ridge)
     return H
@@ -195,19 +207,20 @@ def gradient_descent_least_squares(
     Stops after ``max_steps`` steps with ``converged=False`` if the tolerance is not reached.
     """
     X, y, w = _check_least_squares(X, y, w0)
+    tol = positive_number(tol, "tol")
     H = least_squares_hessian(X, ridge)
     g = X.T @ y / X.shape[0]
     largest = float(np.linalg.eigvalsh(H)[-1])
-    if step is None:
-        step = 1.0 / largest
-    if not (np.isfinite(step) and 0 < step < 2.0 / largest):
+    step = 1.0 / largest if step is None else positive_number(step, "step")
+    if not step < 2.0 / largest:
         raise ValueError(
             f"step must lie in (0, 2/L) = (0, {2.0 / largest:.4g}) for gradient descent to "
             f"converge (L = {largest:.4g} is the largest eigenvalue of the Hessian); got {step!r}."
         )
-    if int(max_steps) != max_steps or max_steps < 0:
-        raise ValueError(f"max_steps must be a non-negative integer, got {max_steps!r}.")
-    w_star = solve_least_squares(X, y, ridge) if w_star is None else np.asarray(w_star, float)
+    max_steps = nonnegative_int(max_steps, "max_steps")
+    if w_star is None:
+        w_star = solve_least_squares(X, y, ridge)
+    w_star = as_float_array(w_star, "w_star", ndim=1, finite=True)
     if w_star.shape != w.shape:
         raise ValueError(f"w_star must have shape {w.shape}, got {w_star.shape}.")
     w = w.astype(np.float64, copy=True)
@@ -231,15 +244,15 @@ def predict_gd_steps(eigenvalues, tol: float = 1e-8, step: float | None = None) 
     (``kappa = L / mu``) and the count is at most ``kappa ln(1/tol)``; with
     ``step = 2 / (L + mu)``, ``rho = (kappa - 1) / (kappa + 1)``.
     """
-    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
-    if not 0 < tol < 1:
+    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1, finite=True)
+    if not 0 < positive_number(tol, "tol") < 1:
         raise ValueError(f"tol must lie in (0, 1), got {tol!r}.")
     if not lam.min() > 0:
         raise ValueError(
             f"the smallest eigenvalue is {lam.min():.3g}: the Hessian is singular, the minimiser "
             "is not unique and the error along the null space never shrinks. Add a ridge."
         )
-    step = 1.0 / lam.max() if step is None else float(step)
+    step = 1.0 / lam.max() if step is None else positive_number(step, "step")
     rho = float(np.max(np.abs(1.0 - step * lam)))
     if rho >= 1:
         raise ValueError(
@@ -251,13 +264,16 @@ def predict_gd_steps(eigenvalues, tol: float = 1e-8, step: float | None = None) 
     return math.ceil(math.log(tol) / math.log(rho))
 
 
-def design_with_spectrum(eigenvalues, n: int, rng: np.random.Generator) -> np.ndarray:
+def design_with_spectrum(eigenvalues, n: int, rng=None) -> np.ndarray:
     """A random ``X: (n, d)`` whose ``X^T X / n`` has exactly the given eigenvalues ``(d,)``.
 
     ``X = sqrt(n) U diag(sqrt(lambda)) V^T`` with random orthonormal ``U: (n, d)`` and
-    orthogonal ``V: (d, d)``; the eigenvectors are random, not the coordinate axes.
+    orthogonal ``V: (d, d)``; the eigenvectors are random, not the coordinate axes. ``rng``:
+    a ``numpy.random.Generator`` or an integer seed.
     """
-    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
+    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1, finite=True)
+    n = positive_int(n, "n")
+    rng = as_rng(rng, "rng")
     d = lam.shape[0]
     if np.any(lam < 0):
         raise ValueError("eigenvalues of X^T X / n must be >= 0.")
@@ -298,12 +314,11 @@ def irls_logistic(X, y, l2: float = 0.0, max_iter: int = 50, tol: float = 1e-12)
     exists); a Hessian that becomes numerically singular raises :class:`SingularHessianError`.
     Use ``l2 > 0`` on separable data.
     """
-    X = as_float_array(X, "X", ndim=2)
-    y = logistic.check_binary_labels(y, X.shape[0])
-    if not (np.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}.")
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}.")
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    y = check_01_labels(y, X.shape[0])
+    l2 = nonnegative_number(l2, "l2")
+    max_iter = nonnegative_int(max_iter, "max_iter")
+    tol = nonnegative_number(tol, "tol")
     d = X.shape[1]
     theta = np.zeros(d + 1)
     iterates, norms = [], []

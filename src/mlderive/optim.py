@@ -16,24 +16,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-
-def _check_positive(value, name: str) -> float:
-    if not (np.isscalar(value) and np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-    return float(value)
-
-
-def _check_beta(value, name: str) -> float:
-    if not (np.isscalar(value) and 0 <= value < 1):
-        raise ValueError(f"{name} must be in [0, 1) (a decay rate), got {value!r}.")
-    return float(value)
+from .validation import nonnegative_number, positive_number, probability
 
 
 class Optimizer:
     """Common checks and per-parameter buffers; subclasses implement ``_update``."""
 
     def __init__(self, lr: float):
-        self.lr = _check_positive(lr, "lr")
+        self.lr = positive_number(lr, "lr", " (the learning rate)")
         self._scratch: dict[str, np.ndarray] = {}
 
     def reset(self) -> None:
@@ -86,9 +76,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float, weight_decay: float = 0.0):
         super().__init__(lr)
-        if not (np.isscalar(weight_decay) and np.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}.")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = nonnegative_number(weight_decay, "weight_decay")
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr}, weight_decay={self.weight_decay})"
@@ -114,7 +102,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float, beta: float = 0.9):
         super().__init__(lr)
-        self.beta = _check_beta(beta, "beta")
+        self.beta = probability(beta, "beta", " (a decay rate)")
         self.velocity: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
@@ -148,9 +136,9 @@ class Adam(Optimizer):
         self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ):
         super().__init__(lr)
-        self.beta1 = _check_beta(beta1, "beta1")
-        self.beta2 = _check_beta(beta2, "beta2")
-        self.eps = _check_positive(eps, "eps")
+        self.beta1 = probability(beta1, "beta1", " (a decay rate)")
+        self.beta2 = probability(beta2, "beta2", " (a decay rate)")
+        self.eps = positive_number(eps, "eps")
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
         self.t = 0

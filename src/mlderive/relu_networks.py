@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array
+from .validation import as_float_array, check_choice, positive_int
 
 # Each two-input block: the pre-activation columns it adds (one per hidden unit, acting on the
 # pair (u, v)) and the readout weights that turn those units' outputs back into max(u, v).
@@ -49,8 +49,8 @@ class ReluNetwork:
         for index, layer in enumerate(self.layers):
             if len(layer) != 2:
                 raise ValueError(f"layer {index} must be a pair (W, b), got {len(layer)} items.")
-            W = as_float_array(layer[0], f"W of layer {index}", ndim=2)
-            b = as_float_array(layer[1], f"b of layer {index}", ndim=1)
+            W = as_float_array(layer[0], f"W of layer {index}", ndim=2, finite=True)
+            b = as_float_array(layer[1], f"b of layer {index}", ndim=1, finite=True)
             if b.shape != (W.shape[1],):
                 raise ValueError(
                     f"b of layer {index} must have shape ({W.shape[1]},) to match W {W.shape}, "
@@ -96,7 +96,7 @@ class ReluNetwork:
         return H @ W + b
 
     def _check_input(self, X) -> np.ndarray:
-        X = as_float_array(X, "X", ndim=2)
+        X = as_float_array(X, "X", ndim=2, finite=True)
         if X.shape[1] != self.input_dim:
             raise ValueError(
                 f"X must have shape (n, {self.input_dim}) for this network, got {X.shape}; "
@@ -165,9 +165,8 @@ def max_n_tree(n: int, block: str = "four") -> ReluNetwork:
     the next are multiplied into a single weight matrix, so every layer is an ordinary affine
     map followed by ReLU. ``n = 1`` gives the identity (no hidden layer).
     """
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer (the number of inputs), got {n!r}.")
-    n = int(n)
+    n = positive_int(n, "n")
+    check_choice(block, "block", ("four", "three"))
     layers = []
     readout = np.eye(n)  # the current values as a linear map of the previous layer's outputs
     count = n

@@ -32,8 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array, check_int_labels
 from .functions import cross_entropy_grad, log_softmax, softmax
+from .validation import (
+    as_float_array,
+    as_rng,
+    check_choice,
+    check_int_labels,
+    nonnegative_int,
+    positive_int,
+)
 
 __all__ = [
     "Configurations",
@@ -53,23 +60,21 @@ __all__ = [
 
 
 def _check_data(X, labels, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-    X = as_float_array(X, "X", ndim=2)
-    if X.shape[0] == 0:
-        raise ValueError(f"X must hold at least one example (one per row), got shape {X.shape}.")
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
     labels = np.asarray(labels)
     if num_classes is None:
         if not np.issubdtype(labels.dtype, np.integer) or labels.size == 0:
             raise ValueError("labels must be a non-empty integer array of class indices (n,).")
         num_classes = int(labels.max()) + 1
-    if int(num_classes) != num_classes or num_classes < 2:
+    if positive_int(num_classes, "num_classes") < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
     labels = check_int_labels(labels, X.shape[0], int(num_classes))
     return X, labels, int(num_classes)
 
 
 def _check_rates(lrs, l2s) -> tuple[np.ndarray, np.ndarray]:
-    lrs = np.atleast_1d(np.asarray(lrs, dtype=np.float64))
-    l2s = np.atleast_1d(np.asarray(l2s, dtype=np.float64))
+    lrs = np.atleast_1d(as_float_array(lrs, "lrs")).astype(np.float64)
+    l2s = np.atleast_1d(as_float_array(l2s, "l2s")).astype(np.float64)
     if lrs.ndim != 1 or lrs.size == 0:
         raise ValueError(f"lrs must be a non-empty 1-D array of learning rates, got {lrs.shape}.")
     if l2s.shape != lrs.shape:
@@ -83,12 +88,6 @@ def _check_rates(lrs, l2s) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         raise ValueError(f"L2 strengths must be finite and >= 0; got {l2s[bad].tolist()}.")
     return lrs, l2s
-
-
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -125,7 +124,9 @@ def batched_loss_and_gradients(W, b, X, labels, l2s) -> tuple[np.ndarray, np.nda
             f"expected X: (n, {d}) and b: ({m}, {k}) to match W: {W.shape}; "
             f"got X: {X.shape}, b: {b.shape}."
         )
-    l2s = np.broadcast_to(np.asarray(l2s, dtype=np.float64), (m,))
+    l2s = np.broadcast_to(as_float_array(l2s, "l2s", finite=True), (m,)).astype(np.float64)
+    if np.any(l2s < 0):
+        raise ValueError(f"l2s must be L2 strengths >= 0, got {l2s.tolist()}.")
     n = X.shape[0]
     Z = (X @ W.reshape(d, m * k)).reshape(n, m, k) + b
     log_p = log_softmax(Z, axis=2)
@@ -163,7 +164,7 @@ class ModelStack:
     def zeros(cls, d: int, num_classes: int, lrs, l2s, batch_size: int, dtype=np.float32):
         """Zero-initialised models, one per ``(lrs[m], l2s[m])``."""
         lrs, l2s = _check_rates(lrs, l2s)
-        batch_size = _check_count(batch_size, "batch_size", 1)
+        batch_size = positive_int(batch_size, "batch_size")
         m = lrs.size
         W = np.zeros((d, m, num_classes), dtype=dtype)
         b = np.zeros((m, num_classes), dtype=dtype)
@@ -195,13 +196,12 @@ class ModelStack:
         Works in the dtype of ``W`` (``X`` is cast to it once). Resuming is exact: training
         3 epochs and then 2 more gives the same weights as training 5 at once.
         """
-        if on_divergence not in ("raise", "mark"):
-            raise ValueError(f"on_divergence must be 'raise' or 'mark', got {on_divergence!r}.")
+        check_choice(on_divergence, "on_divergence", ("raise", "mark"))
         d, m, k = self.W.shape
         X, labels, _ = _check_data(X, labels, k)
         if X.shape[1] != d:
             raise ValueError(f"X must have {d} columns to match W: {self.W.shape}, got {X.shape}.")
-        epochs = _check_count(epochs, "epochs", 0)
+        epochs = nonnegative_int(epochs, "epochs")
         X = X.astype(self.W.dtype, copy=False)
         self.W = np.ascontiguousarray(self.W)  # so that W_flat below is a view of W
         n, batch = X.shape[0], self.batch_size
@@ -292,8 +292,8 @@ def train_one(
     """
     X, labels, num_classes = _check_data(X, labels, num_classes)
     (lr,), (l2,) = _check_rates(lr, l2)
-    batch_size = _check_count(batch_size, "batch_size", 1)
-    epochs = _check_count(epochs, "epochs", 0)
+    batch_size = positive_int(batch_size, "batch_size")
+    epochs = nonnegative_int(epochs, "epochs")
     n, d = X.shape
     W = np.zeros((d, num_classes), dtype=X.dtype)
     b = np.zeros(num_classes, dtype=X.dtype)
@@ -333,6 +333,7 @@ def evaluate(W, b, X, labels, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray
     W = as_float_array(W, "W", ndim=3)
     d, m, k = W.shape
     X, labels, _ = _check_data(X, labels, k)
+    chunk = positive_int(chunk, "chunk")
     if X.shape[1] != d or np.shape(b) != (m, k):
         raise ValueError(f"expected X: (n, {d}) and b: ({m}, {k}) to match W: {W.shape}.")
     finite = np.isfinite(W).all(axis=(0, 2)) & np.isfinite(b).all(axis=1)
@@ -351,7 +352,15 @@ def evaluate(W, b, X, labels, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray
 
 def probabilities(W, b, X) -> np.ndarray:
     """Class probabilities ``(n, K)`` of one model ``W: (d, K)``, ``b: (K,)``."""
-    return softmax(as_float_array(X, "X", ndim=2) @ W + b, axis=1)
+    X = as_float_array(X, "X", ndim=2, finite=True)
+    W = as_float_array(W, "W", ndim=2, finite=True)
+    b = as_float_array(b, "b", ndim=1, finite=True)
+    if W.shape[0] != X.shape[1] or b.shape != (W.shape[1],):
+        raise ValueError(
+            f"W must be ({X.shape[1]}, K) and b (K,) to match X {X.shape}; got W {W.shape}, "
+            f"b {b.shape}."
+        )
+    return softmax(X @ W + b, axis=1)
 
 
 # -------------------------------------------------------------------------------------- search
@@ -381,14 +390,14 @@ def sample_configurations(
     Batch sizes are dealt in turn (``n // len(batch_sizes)`` or one more of each) and then
     shuffled, so every batch size gets its share of the configurations.
     """
-    n = _check_count(n, "n", 1)
+    n = positive_int(n, "n")
     for name, (low, high) in (("lr_range", lr_range), ("l2_range", l2_range)):
         if not (0 < low <= high < math.inf):
             raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {(low, high)}.")
-    sizes = np.asarray(batch_sizes)
-    if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
+    sizes = as_float_array(batch_sizes, "batch_sizes", ndim=1, finite=True)
+    if np.any(sizes < 1) or np.any(sizes != np.round(sizes)):
         raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}.")
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed)
     lrs = np.exp(rng.uniform(np.log(lr_range[0]), np.log(lr_range[1]), size=n))
     l2s = np.exp(rng.uniform(np.log(l2_range[0]), np.log(l2_range[1]), size=n))
     dealt = rng.permutation(np.resize(sizes, n))

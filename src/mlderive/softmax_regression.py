@@ -21,16 +21,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array
 from .functions import cross_entropy, cross_entropy_grad, label_distribution, log_softmax, softmax
+from .validation import (
+    as_float_array,
+    check_int_labels,
+    nonnegative_int,
+    nonnegative_number,
+    positive_int,
+    positive_number,
+)
 
 LogitGradient = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _check_parameters(W, b, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = as_float_array(X, "X", ndim=2)
-    W = as_float_array(W, "W", ndim=2)
-    b = as_float_array(b, "b", ndim=1)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    W = as_float_array(W, "W", ndim=2, finite=True)
+    b = as_float_array(b, "b", ndim=1, finite=True)
     if W.shape[0] != X.shape[1]:
         raise ValueError(
             f"W must have shape ({X.shape[1]}, K) to match X {X.shape}, got {W.shape}."
@@ -54,6 +61,7 @@ def loss_and_gradients(
     rule through ``Z = X W + b`` then gives ``dW = X^T dZ + l2 W`` and ``db = sum_i dZ_i``.
     """
     W, b, X = _check_parameters(W, b, X)
+    l2 = _check_l2(l2)
     Z = X @ W + b
     loss = cross_entropy(Z, labels) + 0.5 * l2 * float(np.sum(W * W))
     dZ = logit_gradient(Z, labels)
@@ -67,8 +75,10 @@ def predict(W, b, X) -> np.ndarray:
 
 
 def accuracy(W, b, X, labels) -> float:
-    """Fraction of rows of ``X`` whose predicted class equals the integer label."""
-    return float(np.mean(predict(W, b, X) == np.asarray(labels)))
+    """Fraction of rows of ``X`` whose predicted class equals the integer label ``(n,)``."""
+    predicted = predict(W, b, X)
+    labels = check_int_labels(labels, predicted.shape[0], np.shape(W)[1])
+    return float(np.mean(predicted == labels))
 
 
 def gradient_descent(
@@ -86,7 +96,12 @@ def gradient_descent(
     after ``t`` steps. Raises ``FloatingPointError`` naming the learning rate if the loss
     stops being finite.
     """
-    X = as_float_array(X, "X", ndim=2)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    num_classes = _check_classes(num_classes)
+    lr = positive_number(lr, "lr", " (the learning rate)")
+    steps = nonnegative_int(steps, "steps")
+    l2 = _check_l2(l2)
+    label_distribution(labels, (X.shape[0], num_classes))  # every label, before any step
     W = np.zeros((X.shape[1], num_classes), dtype=X.dtype)
     b = np.zeros(num_classes, dtype=X.dtype)
     losses = np.empty(steps + 1)
@@ -113,6 +128,7 @@ def loss_and_gradients_by_example(W, b, X, labels, l2: float = 0.0):
     Returns ``(J, dJ/dW: (d, K), dJ/db: (K,))``.
     """
     W, b, X = _check_parameters(W, b, X)
+    l2 = _check_l2(l2)
     n, k = X.shape[0], W.shape[1]
     Y = label_distribution(labels, (n, k), dtype=X.dtype)
     loss, dW, db = 0.0, np.zeros_like(W), np.zeros_like(b)
@@ -134,7 +150,7 @@ def curvature_bound(X, l2: float = 0.0) -> float:
     most ``max_k 2 p_k (1 - p_k) <= 1/2`` (Gershgorin). So gradient steps of size ``1 / L``
     never overshoot. Cost: one ``(d + 1, d + 1)`` Gram matrix, ``O(n d^2)``.
     """
-    X = as_float_array(X, "X", ndim=2)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
     l2 = _check_l2(l2)
     n = X.shape[0]
     column_sums = X.sum(axis=0, dtype=np.float64)
@@ -189,12 +205,11 @@ def fit(
     Check ``result.converged``: after ``max_steps`` updates the last point is returned anyway.
     Raises ``FloatingPointError`` if the loss stops being finite.
     """
-    X = as_float_array(X, "X", ndim=2)
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    num_classes = _check_classes(num_classes)
     l2 = _check_l2(l2)
-    if not tol > 0:
-        raise ValueError(f"tol must be positive (a gradient-norm threshold), got {tol!r}.")
-    if int(max_steps) != max_steps or max_steps < 0:
-        raise ValueError(f"max_steps must be a non-negative integer, got {max_steps!r}.")
+    tol = positive_number(tol, "tol", " (a gradient-norm threshold)")
+    max_steps = nonnegative_int(max_steps, "max_steps")
     W = np.zeros((X.shape[1], num_classes), dtype=X.dtype) if W is None else W
     b = np.zeros(num_classes, dtype=X.dtype) if b is None else b
     W, b, X = _check_parameters(W, b, X)
@@ -249,6 +264,10 @@ def _objective(W, b, X, Y, l2: float, gradients: bool = True):
 
 
 def _check_l2(l2) -> float:
-    if not (np.isscalar(l2) and np.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0 (the penalty strength), got {l2!r}.")
-    return float(l2)
+    return nonnegative_number(l2, "l2", " (the penalty strength)")
+
+
+def _check_classes(num_classes) -> int:
+    if positive_int(num_classes, "num_classes") < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes!r}.")
+    return int(num_classes)

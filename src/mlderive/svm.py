@@ -1,12 +1,6 @@
-"""Support-vector machines: the multiclass hinge loss, and the binary SVM with squared slack.
+"""The binary support-vector machine with squared slack, its Lagrangian and its dual.
 
-Multiclass part (classes ``0 .. K-1``, no bias): ``W: (d, K)`` holds one weight vector per
-column, ``X: (n, d)`` one example per row, ``labels: (n,)`` integers. The scores are
-``S = X W``, the classifier predicts ``argmax_j S[i, j]`` and the loss of example ``i`` is
-
-    l_i(W) = max_j (S[i, j] - S[i, y_i] + 1[j != y_i]),      f(W) = mean_i l_i(W).
-
-Binary part (labels ``y: (n,)`` in {-1, +1}, ``C > 0``, a Gram matrix ``K: (n, n)``):
+Labels ``y: (n,)`` in {-1, +1}, ``C > 0``, a Gram matrix ``K: (n, n)``:
 
     primal  min_{w, b}  1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (w^T x_i + b))^2
     dual    max_alpha   1^T alpha - 1/2 alpha^T Y (K + I/C) Y alpha
@@ -15,7 +9,8 @@ Binary part (labels ``y: (n,)`` in {-1, +1}, ``C > 0``, a Gram matrix ``K: (n, n
 The primal is solved by a generalized Newton method, the dual by SMO-style pairwise
 coordinate ascent; a projected-gradient solver for the dual that keeps the multipliers
 ``beta`` of the constraints ``xi >= 0``, and a brute-force active-set solver for tiny
-problems, serve as independent cross-checks.
+problems, serve as independent cross-checks. (The multiclass hinge loss of another chapter
+lives in :mod:`mlderive.multiclass_hinge`.)
 """
 
 from __future__ import annotations
@@ -25,166 +20,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_float_array, check_int_labels
-
-# ----------------------------------------------------------------------------------------------
-# The multiclass hinge loss
-# ----------------------------------------------------------------------------------------------
-
-
-def _check_multiclass(W, X, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = as_float_array(X, "X", ndim=2)
-    W = as_float_array(W, "W", ndim=2)
-    if W.shape[0] != X.shape[1]:
-        raise ValueError(
-            f"W must have shape ({X.shape[1]}, K): one row per feature of X {X.shape}; "
-            f"got {W.shape}."
-        )
-    labels = check_int_labels(labels, X.shape[0], W.shape[1])
-    return W, X, labels
-
-
-def hinge_margins(W, X, labels) -> np.ndarray:
-    """The terms of the multiclass hinge, ``A[i, j] = s_ij - s_{i y_i} + 1[j != y_i]``: (n, K).
-
-    ``s = X W``. The entry ``A[i, y_i]`` is exactly 0 (a float minus itself).
-    """
-    W, X, labels = _check_multiclass(W, X, labels)
-    scores = X @ W
-    rows = np.arange(X.shape[0])
-    margins = scores - scores[rows, labels][:, None] + 1.0
-    margins[rows, labels] = 0.0
-    return margins
-
-
-def multiclass_hinge_losses(W, X, labels) -> np.ndarray:
-    """Per-example multiclass hinge loss ``l_i = max_j A[i, j]``: (n,), always >= 0."""
-    return hinge_margins(W, X, labels).max(axis=1)
-
-
-def multiclass_hinge_loss(W, X, labels) -> float:
-    """The training objective ``f(W) = mean_i l_i(W)``."""
-    return float(np.mean(multiclass_hinge_losses(W, X, labels)))
-
-
-def multiclass_hinge_subgradient(W, X, labels) -> np.ndarray:
-    """A subgradient of ``f`` at ``W``: (d, K).
-
-    For each example take a maximising class ``j_i`` of row ``i`` of :func:`hinge_margins`;
-    the subgradient of ``l_i`` is ``x_i (e_{j_i} - e_{y_i})^T``. Ties are broken in favour of
-    the true class, so an example with ``l_i = 0`` contributes zero. Where every row has a
-    unique maximiser, ``f`` is differentiable and this is its gradient.
-    """
-    W, X, labels = _check_multiclass(W, X, labels)
-    margins = hinge_margins(W, X, labels)
-    rows = np.arange(X.shape[0])
-    chosen = np.argmax(margins, axis=1)
-    chosen = np.where(margins[rows, labels] >= margins[rows, chosen], labels, chosen)
-    coefficients = np.zeros_like(margins)
-    coefficients[rows, chosen] += 1.0
-    coefficients[rows, labels] -= 1.0
-    return X.T @ coefficients / X.shape[0]
-
-
-def predict_classes(W, X) -> np.ndarray:
-    """Arg-max classifier ``argmax_j (X W)[i, j]``: (n,); ties go to the lowest index."""
-    X = as_float_array(X, "X", ndim=2)
-    W = as_float_array(W, "W", ndim=2)
-    if W.shape[0] != X.shape[1]:
-        raise ValueError(
-            f"W must have shape ({X.shape[1]}, K) to match X {X.shape}, got {W.shape}."
-        )
-    return np.argmax(X @ W, axis=1)
-
-
-def zero_one_losses(W, X, labels) -> np.ndarray:
-    """Per-example 0-1 loss of the arg-max classifier: (n,) floats in {0, 1}."""
-    W, X, labels = _check_multiclass(W, X, labels)
-    return (predict_classes(W, X) != labels).astype(np.float64)
-
-
-def margin_gaps(W, X, labels) -> np.ndarray:
-    """``g_i = max_{j != y_i} (s_ij - s_{i y_i})``: (n,). Negative iff ``y_i`` wins strictly."""
-    W, X, labels = _check_multiclass(W, X, labels)
-    if W.shape[1] < 2:
-        raise ValueError(f"margin gaps need at least 2 classes (columns of W), got {W.shape[1]}.")
-    scores = X @ W
-    rows = np.arange(X.shape[0])
-    others = scores.copy()
-    others[rows, labels] = -np.inf
-    return others.max(axis=1) - scores[rows, labels]
-
-
-def separating_scale(W, X, labels) -> float:
-    """The factor ``-1/M`` with ``M = max_i g_i`` (see :func:`margin_gaps`).
-
-    Scaling a strict separator by it makes every gap at most -1, so the hinge loss vanishes.
-    Raises ValueError when ``M >= 0``: then ``W`` does not separate the data strictly (some
-    example is misclassified or tied with another class) and no positive scale works.
-    """
-    largest_gap = float(np.max(margin_gaps(W, X, labels)))
-    if not largest_gap < 0:
-        raise ValueError(
-            f"W does not separate the data strictly: the largest margin gap is M = {largest_gap} "
-            f">= 0, so -1/M is not a positive scale. Pass a W with X W[i, y_i] > X W[i, j] for "
-            f"every example i and every class j != y_i."
-        )
-    return -1.0 / largest_gap
-
-
-def planted_separable_data(
-    n: int, d: int, num_classes: int, rng: np.random.Generator, min_gap: float = 0.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random data that a planted ``W_planted: (d, K)`` separates with every gap <= -min_gap.
-
-    Rows of ``X: (n, d)`` are standard normal; ``labels: (n,)`` are the arg-max classes of
-    ``X W_planted``. Rows with a gap above ``-min_gap`` are redrawn (``min_gap = 0`` still
-    drops exact ties). Returns ``(X, labels, W_planted)``.
-    """
-    if n < 1 or d < 1 or num_classes < 2:
-        raise ValueError(f"need n >= 1, d >= 1 and num_classes >= 2; got {n}, {d}, {num_classes}.")
-    if min_gap < 0:
-        raise ValueError(f"min_gap must be >= 0, got {min_gap}.")
-    W_planted = rng.normal(size=(d, num_classes))
-    kept: list[np.ndarray] = []
-    count = 0
-    for _ in range(1000):
-        candidates = rng.normal(size=(2 * n, d))
-        scores = np.sort(candidates @ W_planted, axis=1)
-        good = candidates[scores[:, -2] - scores[:, -1] < -min_gap]
-        kept.append(good)
-        count += good.shape[0]
-        if count >= n:
-            break
-    else:
-        raise ValueError(f"min_gap = {min_gap} is too large: almost no random point satisfies it.")
-    X = np.concatenate(kept)[:n]
-    return X, np.argmax(X @ W_planted, axis=1), W_planted
-
-
-def hinge_subgradient_descent(
-    X, labels, num_classes: int, lr: float, max_steps: int, W0=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Subgradient descent ``W <- W - lr * G(W)`` on ``f`` from ``W0`` (default: zeros).
-
-    Stops as soon as ``f(W) == 0`` exactly (then the subgradient is zero and the iterates would
-    stay put) or after ``max_steps`` steps. Returns ``(W: (d, K), losses, errors)`` where
-    ``losses[t]`` is ``f`` and ``errors[t]`` the training error rate after ``t`` steps.
-    """
-    X = as_float_array(X, "X", ndim=2)
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
-    W = np.zeros((X.shape[1], num_classes)) if W0 is None else np.array(W0, dtype=np.float64)
-    losses = [multiclass_hinge_loss(W, X, labels)]
-    errors = [float(np.mean(zero_one_losses(W, X, labels)))]
-    for _ in range(max_steps):
-        if losses[-1] == 0.0:
-            break
-        W = W - lr * multiclass_hinge_subgradient(W, X, labels)
-        losses.append(multiclass_hinge_loss(W, X, labels))
-        errors.append(float(np.mean(zero_one_losses(W, X, labels))))
-    return W, np.array(losses), np.array(errors)
-
+from .validation import (
+    ArgumentTypeError,
+    as_float_array,
+    nonnegative_int,
+    nonnegative_number,
+    positive_int,
+    positive_number,
+)
 
 # ----------------------------------------------------------------------------------------------
 # The binary SVM with squared slack: checks and objectives
@@ -193,17 +36,16 @@ def hinge_subgradient_descent(
 
 def check_C(C) -> float:
     """Return ``C`` as a float, raising ValueError unless it is positive and finite."""
-    C = float(C)
-    if not (np.isfinite(C) and C > 0):
-        raise ValueError(f"C must be a positive finite number, got {C}.")
-    return C
+    return positive_number(C, "C", " (the slack penalty)")
 
 
-def check_binary_labels(y, n: int) -> np.ndarray:
+def check_pm1_labels(y, n: int) -> np.ndarray:
     """Return ``y: (n,)`` as float64, checking that it holds -1 and +1 (both present)."""
     y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}.")
+    if y.shape != (n,) or n == 0:
+        raise ValueError(f"y must have shape ({n},) to match X, with n >= 1; got {y.shape}.")
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise ArgumentTypeError(f"y must hold the numbers -1 and +1, got dtype {y.dtype}.")
     if not np.all((y == 1) | (y == -1)):
         found = np.unique(y)[:5]
         raise ValueError(
@@ -221,30 +63,32 @@ def _check_y(y) -> np.ndarray:
         raise ValueError(
             f"y must be 1-D, one label in {{-1, +1}} per example; got shape {y.shape}."
         )
-    return check_binary_labels(y, y.shape[0])
+    return check_pm1_labels(y, y.shape[0])
 
 
 def _check_binary(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = as_float_array(X, "X", ndim=2).astype(np.float64, copy=False)
-    return X, check_binary_labels(y, X.shape[0])
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1).astype(np.float64, copy=False)
+    return X, check_pm1_labels(y, X.shape[0])
 
 
 def _check_w_b(w, b, d: int) -> tuple[np.ndarray, float]:
-    w = as_float_array(w, "w", ndim=1)
+    w = as_float_array(w, "w", ndim=1, finite=True)
     if w.shape != (d,):
         raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}.")
+    if np.ndim(b) != 0 or not np.isfinite(b):
+        raise ValueError(f"b must be a finite scalar (the bias), got {b!r}.")
     return w, float(b)
 
 
 def _check_gram(K, n: int) -> np.ndarray:
-    K = as_float_array(K, "K", ndim=2).astype(np.float64, copy=False)
+    K = as_float_array(K, "K", ndim=2, finite=True).astype(np.float64, copy=False)
     if K.shape != (n, n):
         raise ValueError(f"K must be the (n, n) = ({n}, {n}) Gram matrix of X, got {K.shape}.")
     return K
 
 
 def _check_alpha(alpha, n: int, name: str = "alpha") -> np.ndarray:
-    alpha = as_float_array(alpha, name, ndim=1).astype(np.float64, copy=False)
+    alpha = as_float_array(alpha, name, ndim=1, finite=True).astype(np.float64, copy=False)
     if alpha.shape != (n,):
         raise ValueError(
             f"{name} must have shape ({n},), one entry per example; got {alpha.shape}."
@@ -323,6 +167,20 @@ def dual_objective(alpha, K, y, C) -> float:
     return float(alpha.sum() - 0.5 * ya @ K @ ya - alpha @ alpha / (2.0 * C))
 
 
+def _check_psd(K: np.ndarray) -> None:
+    """Raise unless the Gram matrix is symmetric positive semi-definite (to round-off)."""
+    scale = max(float(np.max(np.abs(K))), 1e-300)
+    if float(np.max(np.abs(K - K.T))) > 1e-10 * scale:
+        raise ValueError("K must be symmetric (a Gram matrix K[i, j] = k(x_i, x_j)); it is not.")
+    smallest = float(np.linalg.eigvalsh(K)[0])
+    if smallest < -1e-8 * scale * K.shape[0]:
+        raise ValueError(
+            f"K must be positive semi-definite (a Gram matrix of a valid kernel); its smallest "
+            f"eigenvalue is {smallest:.3g}. The dual is then unbounded and the solver cannot "
+            "converge. Use a valid kernel (e.g. K = X @ X.T)."
+        )
+
+
 def _dual_hessian(K: np.ndarray, y: np.ndarray, C: float) -> np.ndarray:
     """``Q = Y (K + I/C) Y``, the Hessian of ``-D``: (n, n)."""
     return y[:, None] * y[None, :] * K + np.eye(y.shape[0]) / C
@@ -361,6 +219,8 @@ def solve_primal(X, y, C, tol: float = 1e-9, max_iter: int = 100) -> PrimalSolut
     """
     C = check_C(C)
     X, y = _check_binary(X, y)
+    tol = positive_number(tol, "tol")
+    max_iter = nonnegative_int(max_iter, "max_iter")
     n, d = X.shape
     Z = y[:, None] * np.hstack([X, np.ones((n, 1))])
     penalised = np.ones(d + 1)
@@ -410,8 +270,15 @@ def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSo
     y = _check_y(y)
     n = y.shape[0]
     K = _check_gram(K, n)
+    tol = positive_number(tol, "tol")
+    max_iter = nonnegative_int(max_iter, "max_iter")
+    _check_psd(K)
     Q = _dual_hessian(K, y, C)
     diagonal = np.diag(K)
+    # Round-off in the running gradient grows with sum(alpha) max|Q|; once it exceeds tol the
+    # stopping test can never pass (C too large for data no hard margin separates).
+    noise_floor = 16 * np.finfo(np.float64).eps * float(np.max(np.abs(Q)))
+    checkpoints: list[float] = []  # the violation every 1000 updates
     alpha = np.zeros(n)
     gradient = -np.ones(n)
     positive = y > 0
@@ -426,6 +293,18 @@ def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSo
             return DualSolution(alpha, iteration, violation)
         if iteration == max_iter:
             break
+        if iteration % 1000 == 0:
+            checkpoints.append(violation)
+            stalled = len(checkpoints) > 10 and violation > 0.5 * checkpoints[-11]
+            if stalled and noise_floor * alpha.sum() > tol:
+                raise RuntimeError(
+                    f"solve_dual cannot reach KKT violation <= tol = {tol}: after {iteration} "
+                    f"pair updates the violation ({violation:.3g}) has stopped falling and "
+                    f"sum(alpha) = {alpha.sum():.3g}, so round-off in the gradient (about "
+                    f"{noise_floor * alpha.sum():.1g}) exceeds tol. The multipliers grow like "
+                    f"C = {C:.3g} when no hard margin separates the data: use a smaller C (or a "
+                    "larger tol); raising max_iter cannot help."
+                )
         # second-order choice of j: the largest gain (score_i - score_t)^2 / (2 curvature_t)
         curvatures = diagonal[i] + diagonal - 2.0 * K[i] + 2.0 / C
         excess = score[i] - score
@@ -456,6 +335,7 @@ def recover_primal(alpha, X, y, C, support_threshold: float = 1e-8) -> tuple[np.
     C = check_C(C)
     X, y = _check_binary(X, y)
     alpha = _check_alpha(alpha, X.shape[0])
+    support_threshold = nonnegative_number(support_threshold, "support_threshold")
     if not np.any(alpha > 0):
         raise ValueError("alpha has no positive entry, so there is no support vector to give b.")
     w = X.T @ (alpha * y)
@@ -511,6 +391,7 @@ def solve_dual_with_slack_multipliers(
     n = y.shape[0]
     K = _check_gram(K, n)
     YKY = y[:, None] * y[None, :] * K
+    steps = nonnegative_int(steps, "steps")
     step = 1.0 / (np.linalg.eigvalsh(YKY)[-1] + 2.0 / C)
     alpha = project_dual_feasible(_check_alpha(alpha0, n, "alpha0"), y)
     beta = np.maximum(0.0, _check_alpha(beta0, n, "beta0"))
@@ -534,7 +415,7 @@ def solve_dual_by_active_sets(K, y, C, max_n: int = 14) -> np.ndarray:
     C = check_C(C)
     y = _check_y(y)
     n = y.shape[0]
-    if n > max_n:
+    if n > positive_int(max_n, "max_n"):
         raise ValueError(f"brute force tries 2^n support sets; n = {n} > max_n = {max_n}.")
     K = _check_gram(K, n)
     Q = _dual_hessian(K, y, C)
@@ -559,3 +440,24 @@ def solve_dual_by_active_sets(K, y, C, max_n: int = 14) -> np.ndarray:
             if alpha.min() >= -1e-12 and np.all(margins[outside] >= 1.0 - 1e-12):
                 return np.maximum(alpha, 0.0)
     raise RuntimeError("no support set satisfied the KKT conditions (this should not happen).")
+
+
+__all__ = [
+    "DualSolution",
+    "PrimalSolution",
+    "check_C",
+    "check_pm1_labels",
+    "dual_function",
+    "dual_objective",
+    "duality_gap",
+    "lagrangian",
+    "primal_gradient",
+    "primal_objective",
+    "project_dual_feasible",
+    "recover_primal",
+    "slacks",
+    "solve_dual",
+    "solve_dual_by_active_sets",
+    "solve_dual_with_slack_multipliers",
+    "solve_primal",
+]
