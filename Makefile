@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The project's Jupyter kernel and JupyterLab's settings, both inside .venv (see `setup`).
+KERNEL := $(VENV)/share/jupyter/kernels/mlderive/kernel.json
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 NOTEBOOKS ?= $(sort $(wildcard book/*.ipynb))
 # nbval runs every cell of every notebook; a cell fails if it raises (the chapters' claims are
 # asserts). Stored outputs are compared only in cells tagged nbval-check-output: those whose
@@ -20,7 +23,7 @@ PDF := _build/latex/mlderive.pdf
 .PHONY: setup book pdf test test-notebooks test-other-kernel lint lab execute bench clean \
   apt-packages
 
-setup: $(STAMP)
+setup: $(STAMP) $(KERNEL) $(LAB_SETTINGS)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -31,6 +34,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# The notebooks name this kernel in their metadata: JupyterLab and `jupyter nbconvert --execute`
+# start it, so they run in .venv, and opening a notebook changes nothing in it.
+$(KERNEL): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name mlderive --display-name "Python (mlderive)"
+
+# JupyterLab reads overrides.json from inside the environment: no news prompt, no update check.
+$(LAB_SETTINGS): tools/lab-overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # The website; when the PDF has been built (make pdf), it ships inside the site as mlderive.pdf.
 book: setup
@@ -78,7 +91,9 @@ test-other-kernel: setup
 	echo "Notebooks again under OpenBLAS kernel $$other, one thread (this CPU's own: $$own)"; \
 	OPENBLAS_CORETYPE=$$other OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(NBVAL) $(NOTEBOOKS)
 
+# The book's own notebooks are trusted, so their stored outputs (animations, saved widgets) show.
 lab: setup
+	@$(BIN)/jupyter trust $(NOTEBOOKS) >/dev/null
 	$(BIN)/jupyter lab book/
 
 execute: setup

@@ -1,0 +1,80 @@
+"""The committed notebooks open cleanly in JupyterLab.
+
+Their metadata names the project's kernel exactly as a save in JupyterLab writes it, so opening a
+notebook marks nothing as modified. Their Markdown uses only MyST that both the website and
+JupyterLab (jupyterlab-myst) render: a reference must point into the same notebook, because
+JupyterLab renders one notebook at a time and shows an unresolved label as raw text.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+KERNELSPEC = {"display_name": "Python (mlderive)", "language": "python", "name": "mlderive"}
+# What the ipykernel's kernel_info reply holds, and so what JupyterLab saves (bar the version).
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+}
+REFERENCE = re.compile(r"\{(eq|prf:ref|ref|numref)\}`(?:[^`<]*<)?([^`>]+)>?`")
+LABELS = (
+    re.compile(r"^:label:\s*(\S+)", re.M),  # directives: theorems, proofs, figures
+    re.compile(r"^\$\$\s*\(([\w-]+)\)\s*$", re.M),  # numbered equations
+    re.compile(r"^\(([\w-]+)\)=\s*$", re.M),  # section targets
+)
+UNRENDERED = re.compile(r"\{(glue|glue:text|glue:any|glue:figure|glue:math|doc)\}`")
+
+
+def markdown(path: Path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 10
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_names_the_project_kernel(path):
+    metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+    assert metadata.get("kernelspec") == KERNELSPEC, (
+        f"{path.name}: kernelspec {metadata.get('kernelspec')}; expected {KERNELSPEC}. "
+        "Run `make setup` and choose the kernel 'Python (mlderive)' in JupyterLab."
+    )
+    info = metadata.get("language_info", {})
+    assert {key: info.get(key) for key in LANGUAGE_INFO} == LANGUAGE_INFO, path.name
+    assert re.fullmatch(r"3\.\d+\.\d+", info.get("version", "")), path.name
+
+
+def test_makefile_registers_the_kernel_the_notebooks_name():
+    makefile = (ROOT / "Makefile").read_text()
+    command = re.search(
+        r"ipykernel install --sys-prefix --name (\S+) --display-name \"([^\"]+)\"", makefile
+    )
+    assert command, "the Makefile's setup no longer registers the project's kernel"
+    assert command.groups() == (KERNELSPEC["name"], KERNELSPEC["display_name"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_renders_in_jupyterlab_too(path):
+    text = markdown(path)
+    unrendered = UNRENDERED.findall(text)
+    assert not unrendered, (
+        f"{path.name} uses {sorted(set(unrendered))}, which JupyterLab shows as raw text; "
+        "state the asserted bound or point to the printed value, and link chapters as "
+        "[text](chapter.ipynb)"
+    )
+    labels = {label for pattern in LABELS for label in pattern.findall(text)}
+    outside = sorted({target for _, target in REFERENCE.findall(text)} - labels)
+    assert not outside, (
+        f"{path.name} refers to labels defined in another notebook: {outside}; "
+        "link that chapter as [text](chapter.ipynb) instead"
+    )
