@@ -18,6 +18,7 @@ NBVAL := --nbval-lax --nbval-current-env
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
   tex-gyre texlive-plain-generic poppler-utils
 BROWSER_PACKAGES := chromium chromium-driver
+PDF := _build/latex/mlderive.pdf
 
 .PHONY: setup book pdf test test-notebooks test-other-kernel lint lab execute bench clean \
   apt-packages
@@ -44,8 +45,11 @@ $(LAB_SETTINGS): tools/lab-overrides.json $(STAMP)
 	@mkdir -p $(dir $@)
 	cp $< $@
 
+# The website; when the PDF has been built (make pdf), it ships inside the site as mlderive.pdf.
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@if [ -f $(PDF) ]; then cp $(PDF) _build/html/mlderive.pdf; \
+	  echo "The PDF is in the site too: _build/html/mlderive.pdf"; fi
 	@echo "The book is in _build/html/index.html"
 
 pdf: setup
@@ -53,7 +57,8 @@ pdf: setup
 	  echo "make pdf needs LaTeX. Install it with:"; \
 	  echo "  sudo apt-get install $(TEX_PACKAGES)"; exit 1; }
 	$(BIN)/jupyter-book build . --builder pdflatex
-	@echo "The PDF is in _build/latex/mlderive.pdf"
+	@if [ -d _build/html ]; then cp $(PDF) _build/html/mlderive.pdf; fi
+	@echo "The PDF is in $(PDF)"
 
 lint: setup
 	$(BIN)/ruff check .
