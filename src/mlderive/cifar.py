@@ -33,7 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataFileError, download_atomically, resolve_cache_dir, resolve_data_dir
+from .data import (
+    DataFileError,
+    download_atomically,
+    remove_stale_parts,
+    resolve_cache_dir,
+    resolve_data_dir,
+)
 
 RECORD_BYTES = 1 + 3 * 32 * 32
 FOLDER = "cifar-10-batches-bin"
@@ -158,6 +164,8 @@ def _download(spec: CifarSpec, dest: Path) -> None:
 
 def _batches(spec: CifarSpec, data_dir, cache_dir, download: bool) -> dict[str, bytes]:
     folders = [d / spec.subdir for d in (data_dir, cache_dir) if d is not None]
+    if (cache_dir / spec.subdir).is_dir():
+        remove_stale_parts(cache_dir / spec.subdir)  # left by a download that was killed
     for folder in folders:
         if (folder / FOLDER).is_dir():
             return _read_folder(folder / FOLDER, spec)
