@@ -37,7 +37,7 @@ STYLE = {
     "font.size": 12,
     "axes.titlesize": 13,
     "figure.titlesize": 13,
-    "legend.fontsize": 11,
+    "legend.fontsize": 12,
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
 }
@@ -151,8 +151,9 @@ class Explorer(widgets.VBox):
         return format(value, self.fmt)
 
     def _titled(self, fig: Figure, value: float) -> None:
-        self._draw(fig, value)
+        # the title first, so that a tight_layout() inside draw leaves room for it
         fig.suptitle(f"{self.label} = {self._format(value)}")
+        self._draw(fig, value)
 
     def _redraw(self, change=None) -> None:
         self.image.value, _ = render_png(self._titled, self.slider.value, self.figsize, self.dpi)

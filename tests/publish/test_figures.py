@@ -182,12 +182,13 @@ const article = document.querySelector('article').getBoundingClientRect();
 document.querySelectorAll('main mjx-container').forEach((math) => {
   const box = math.getBoundingClientRect();
   const parent = math.parentElement.getBoundingClientRect();
+  const svg = math.querySelector('svg');
+  const content = svg ? svg.getBoundingClientRect().width : box.width;
   const text = math.textContent.slice(0, 40);
   if (box.width > parent.width + 1) problems.push(['wider than its parent', text]);
   if (box.right > article.right + 1 || box.left < article.left - 1)
     problems.push(['outside the text column', text]);
-  if (math.scrollWidth > math.clientWidth + 1 && !scrolls(math))
-    problems.push(['clipped', text]);
+  if (content > box.width + 1 && !scrolls(math)) problems.push(['clipped', text]);
 });
 document.querySelectorAll('main table').forEach((table) => {
   const box = table.getBoundingClientRect();
