@@ -81,6 +81,7 @@ WAIT_FOR_MATHJAX = """
 const done = arguments[arguments.length - 1];
 const start = Date.now();
 (function poll() {
+  if (!document.querySelector('script[src*="mathjax"]')) { done(true); return; }
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     MathJax.startup.promise.then(() => done(true), () => done(false));
   } else if (Date.now() - start > 50000) { done(false); } else { setTimeout(poll, 100); }
