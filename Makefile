@@ -13,7 +13,7 @@ TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fo
   tex-gyre texlive-plain-generic poppler-utils
 BROWSER_PACKAGES := chromium chromium-driver
 
-.PHONY: setup book pdf test lint lab execute bench clean apt-packages
+.PHONY: setup book pdf pdf-student test lint lab execute bench clean apt-packages
 
 setup: $(STAMP)
 
@@ -37,6 +37,14 @@ pdf: setup
 	  echo "  sudo apt-get install $(TEX_PACKAGES)"; exit 1; }
 	$(BIN)/jupyter-book build . --builder pdflatex
 	@echo "The PDF is in _build/latex/mlderive.pdf"
+
+# The book without solutions, for students: sphinx-exercise's hide_solutions (tools/).
+pdf-student: setup
+	@command -v latexmk >/dev/null && command -v pdflatex >/dev/null || { \
+	  echo "make pdf-student needs LaTeX. Install it with:"; \
+	  echo "  sudo apt-get install $(TEX_PACKAGES)"; exit 1; }
+	$(BIN)/python tools/build_student_pdf.py _build/student
+	@echo "The student PDF is in _build/student/_build/latex/mlderive.pdf"
 
 lint: setup
 	$(BIN)/ruff check .
