@@ -4,7 +4,8 @@ sphinx-exercise's ``hide_solutions`` drops ``solution`` directives, but the gate
 (``solution-start`` ... ``solution-end``, used so that a solution can hold executed code
 cells) would leave those cells behind. With ``hide_solutions`` set, this extension turns each
 ``solution-start`` into a marker and removes everything from the marker to its
-``solution-end``; a "Solutions" section left with nothing but its title goes too.
+``solution-end``; a "Solutions" section left with nothing but its title and an
+introductory paragraph goes too.
 Loaded only by the student build (tools/build_student_pdf.py).
 """
 
@@ -37,9 +38,12 @@ class RemoveHiddenSolutions(SphinxTransform):
             for child in parent.children[first : last + 1]:
                 parent.remove(child)
         for section in list(self.document.findall(nodes.section)):
-            titles = [c for c in section.children if isinstance(c, nodes.title)]
-            rest = [c for c in section.children if not isinstance(c, nodes.title)]
-            if titles and titles[0].astext() == "Solutions" and not rest:
+            title, *rest = section.children or [None]
+            if (
+                isinstance(title, nodes.title)
+                and title.astext() == "Solutions"
+                and all(isinstance(child, nodes.paragraph) for child in rest)
+            ):
                 section.parent.remove(section)
 
 
