@@ -234,7 +234,7 @@ def hinge_sum_over_classes(W, X, labels):
     return np.maximum(A, 0).sum(axis=1).mean()
 
 
-def projected_ascent(K, y, C, steps=20000, squared_slack=True, project=True):
+def projected_ascent(K, y, C, steps=2000, squared_slack=True, project=True):
     from mlderive.svm import project_dual_feasible
 
     Q = (y[:, None] * y[None, :]) * K + (np.eye(len(y)) / C if squared_slack else 0)
