@@ -20,8 +20,8 @@ TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fo
 BROWSER_PACKAGES := chromium chromium-driver
 PDF := _build/latex/mlderive.pdf
 
-.PHONY: setup book pdf test test-notebooks test-other-kernel lint lab execute bench clean \
-  apt-packages
+.PHONY: setup book pdf pdf-student test test-notebooks test-other-kernel lint lab execute bench \
+  clean apt-packages
 
 setup: $(STAMP) $(KERNEL) $(LAB_SETTINGS)
 
@@ -59,6 +59,14 @@ pdf: setup
 	$(BIN)/jupyter-book build . --builder pdflatex
 	@if [ -d _build/html ]; then cp $(PDF) _build/html/mlderive.pdf; fi
 	@echo "The PDF is in $(PDF)"
+
+# The book without solutions, for students: sphinx-exercise's hide_solutions (tools/).
+pdf-student: setup
+	@command -v latexmk >/dev/null && command -v pdflatex >/dev/null || { \
+	  echo "make pdf-student needs LaTeX. Install it with:"; \
+	  echo "  sudo apt-get install $(TEX_PACKAGES)"; exit 1; }
+	$(BIN)/python tools/build_student_pdf.py _build/student
+	@echo "The student PDF is in _build/student/_build/latex/mlderive.pdf"
 
 lint: setup
 	$(BIN)/ruff check .
