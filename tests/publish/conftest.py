@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -46,6 +48,44 @@ def require_tools(*tools: str, install: str | None = None) -> None:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@contextmanager
+def chromium(window_size: str, extra_flags: tuple[str, ...] = (), capabilities=None):
+    """A headless Chromium driven by selenium, offline and with a throwaway profile.
+
+    The flags keep Chromium from reaching out to the network (this machine has none) and from
+    showing first-run dialogs. ``capabilities`` are set on the options (e.g. performance logs).
+    """
+    require_tools("chromium", "chromedriver", install=BROWSER_PACKAGES)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--window-size={window_size}",
+        f"--user-data-dir={profile}",
+        *extra_flags,
+    ):
+        options.add_argument(flag)
+    for name, value in (capabilities or {}).items():
+        options.set_capability(name, value)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_script_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def newest_source() -> float:

@@ -9,14 +9,12 @@ Screenshots of every chapter at both widths land in ``_build/screenshots/``.
 
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import BROWSER_PACKAGES, ROOT, require_tools
+from .conftest import ROOT, chromium
 
 WIDTHS = (1400, 400)
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -49,32 +47,9 @@ FIGURE_PAGES = pages_with_figures()
 
 @pytest.fixture(scope="module")
 def browser():
-    require_tools("chromium", "chromedriver", install=BROWSER_PACKAGES)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    performance_log = {"goog:loggingPrefs": {"performance": "ALL"}}
+    with chromium("1400,1000", ("--hide-scrollbars",), performance_log) as driver:
+        yield driver
 
 
 WAIT_FOR_MATHJAX = """

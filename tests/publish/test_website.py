@@ -1,12 +1,10 @@
 """The website as a reader sees it: offline, math typeset, the static sliders alive."""
 
 import re
-import shutil
-import tempfile
 
 import pytest
 
-from .conftest import BROWSER_PACKAGES, ROOT, require_tools
+from .conftest import ROOT, chromium
 
 PAGES = ["book/softmax.html", "book/cross-entropy.html"]
 EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//", re.I)
@@ -31,30 +29,8 @@ def test_vendored_assets_are_in_the_site(html_dir):
 
 @pytest.fixture(scope="module")
 def browser():
-    require_tools("chromium", "chromedriver", install=BROWSER_PACKAGES)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--window-size=1200,1600",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium("1200,1600") as driver:
+        yield driver
 
 
 WAIT_FOR_MATHJAX = """
