@@ -36,7 +36,8 @@ Chapter modules (each serves the chapters named, standing on the blocks named):
 * cnn -- :mod:`~mlderive.cnn` (``small_cnn``, ``confusion_matrix``; on models, conv, layers,
   validation) with training, optim, gradcheck and data;
 * fashion-search -- :mod:`~mlderive.search` (on functions, validation) and data;
-* every chapter -- :mod:`~mlderive.interactive` (sliders and figures).
+* every chapter -- :mod:`~mlderive.interactive` (one figure with a control: ``explore``) and
+  :mod:`~mlderive.exercises` (the self-checks of the exercises; on the chapter modules above).
 """
 
 from .functions import (

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import logistic, newton, softmax_regression, svm
+from . import logistic, multiclass_hinge, newton, softmax_regression, svm
 from .conv import conv2d_by_loops
 from .functions import cross_entropy, one_hot, sigmoid, softmax, softmax_jacobian
 from .gradcheck import gradcheck, relative_error
@@ -140,6 +140,19 @@ def _compare(
             case, f"{what}: worst relative error {err:.1e} (tolerance {tol:.0e})", hint, err
         )
     return err
+
+
+def _compare_layer_gradients(case, grads, expected, losses, wrong, derivation_hint) -> None:
+    """Compare a layer's ``dX``, ``dW``, ``db`` with the expected ones, gradient-checking each.
+
+    ``losses[name]`` is ``(loss, at)``: a scalar function and the point to check it at.
+    """
+    for name in ("dX", "dW", "db"):
+        loss, at = losses[name]
+        error = None
+        if grads[name].shape == at.shape and np.all(np.isfinite(grads[name])):
+            error = gradcheck(loss, at, grads[name])
+        _compare(case, name, grads[name], expected[name], 1e-7, wrong[name], derivation_hint, error)
 
 
 def _run(name: str, body: Callable[[], str]) -> CheckResult:
@@ -655,7 +668,7 @@ def check_hinge_loss(f: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -
     """Check ``f(W: (d, K), X: (n, d), labels: (n,)) -> float``, the MEAN multiclass hinge loss
     ``(1/n) sum_i max_j (w_j^T x_i - w_{y_i}^T x_i + 1[j != y_i])``.
 
-    Oracle :func:`mlderive.svm.multiclass_hinge_loss`, tolerance 1e-12 relative.
+    Oracle :func:`mlderive.multiclass_hinge.multiclass_hinge_loss`, tolerance 1e-12 relative.
     """
     rng = _rng(9)
     X = rng.normal(size=(6, 3))
@@ -668,7 +681,7 @@ def check_hinge_loss(f: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -
 
     def body() -> str:
         for case, W, X, labels in cases:
-            A = svm.hinge_margins(W, X, labels)
+            A = multiclass_hinge.hinge_margins(W, X, labels)
             n = X.shape[0]
             scores = X @ W
             no_indicator = scores - scores[np.arange(n), labels][:, None] + 1.0
@@ -690,7 +703,7 @@ def check_hinge_loss(f: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -
                 case,
                 "the loss",
                 got,
-                svm.multiclass_hinge_loss(W, X, labels),
+                multiclass_hinge.multiclass_hinge_loss(W, X, labels),
                 1e-12,
                 wrong,
                 "scores s = X W; per example max_j (s_j - s_y + 1[j != y]).",
@@ -900,21 +913,14 @@ def check_linear_backward(f: Callable) -> CheckResult:
                     )
                 ],
             }
-            for name in ("dX", "dW", "db"):
-                loss, at = losses[name]
-                err = None
-                if grads[name].shape == at.shape and np.all(np.isfinite(grads[name])):
-                    err = gradcheck(loss, at, grads[name])
-                _compare(
-                    case,
-                    name,
-                    grads[name],
-                    expected[name],
-                    1e-7,
-                    wrong[name],
-                    "write out = X W + b entry by entry and differentiate sum(G * out).",
-                    err,
-                )
+            _compare_layer_gradients(
+                case,
+                grads,
+                expected,
+                losses,
+                wrong,
+                "write out = X W + b entry by entry and differentiate sum(G * out).",
+            )
 
         for item in cases:
             one(*item)
@@ -1010,22 +1016,15 @@ def check_conv_backward(f: Callable) -> CheckResult:
                     (G.sum(axis=(2, 3))[0], "db sums over the batch too."),
                 ],
             }
-            for name in ("dX", "dW", "db"):
-                loss, at = losses[name]
-                err = None
-                if grads[name].shape == at.shape and np.all(np.isfinite(grads[name])):
-                    err = gradcheck(loss, at, grads[name])
-                _compare(
-                    case,
-                    name,
-                    grads[name],
-                    expected[name],
-                    1e-7,
-                    wrong[name],
-                    "differentiate out[i,f,p,q] = b[f] + sum W[f,c,u,v] X[i,c,p+u,q+v] "
-                    "with respect to each variable, and sum over the indices that remain.",
-                    err,
-                )
+            _compare_layer_gradients(
+                case,
+                grads,
+                expected,
+                losses,
+                wrong,
+                "differentiate out[i,f,p,q] = b[f] + sum W[f,c,u,v] X[i,c,p+u,q+v] "
+                "with respect to each variable, and sum over the indices that remain.",
+            )
 
         for item in cases:
             one(*item)
