@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -99,9 +98,8 @@ def run_worker(side: str, model: str, threads: int, epochs: int, timeout: float)
         "--epochs",
         str(epochs),
     ]
-    env = dict(os.environ)
-    env.setdefault("MLDERIVE_DATA", str((HERE.parent.parent / "shared" / "data").resolve()))
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    # The worker finds the data as the book does: MLDERIVE_DATA, then the cache, then a download.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
