@@ -26,8 +26,6 @@ HTML = BUILD / "html"
 PDF = BUILD / "latex" / "mlderive.pdf"
 # Everything a build reads: the pages, the configuration, the bibliography, the LaTeX layer.
 SOURCES = ("book", "assets", "_ext", "_config.yml", "_toc.yml", "references.bib")
-# The install hint comes from the Makefile (the one list of Debian packages): None means that.
-BROWSER_PACKAGES = None
 
 
 @cache
@@ -57,7 +55,7 @@ def chromium(window_size: str, extra_flags: tuple[str, ...] = (), capabilities=N
     The flags keep Chromium from reaching out to the network (this machine has none) and from
     showing first-run dialogs. ``capabilities`` are set on the options (e.g. performance logs).
     """
-    require_tools("chromium", "chromedriver", install=BROWSER_PACKAGES)
+    require_tools("chromium", "chromedriver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

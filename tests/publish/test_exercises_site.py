@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, TEX_PACKAGES, require_tools
+from .conftest import ROOT, require_tools
 from .test_website import browser  # noqa: F401  (the headless Chromium fixture)
 
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -92,7 +92,7 @@ def test_a_solution_is_hidden_until_its_toggle_is_clicked(browser, html_dir):  #
 @pytest.fixture(scope="session")
 def student_pdf_text(tmp_path_factory) -> str:
     """The text of the student PDF, built by the command `make pdf-student` runs."""
-    require_tools("latexmk", "pdflatex", "pdftotext", install=TEX_PACKAGES)
+    require_tools("latexmk", "pdflatex", "pdftotext")
     output = tmp_path_factory.mktemp("student")
     build = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "build_student_pdf.py"), str(output)],

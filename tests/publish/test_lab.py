@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BROWSER_PACKAGES, ROOT, chromium, require_tools
+from .conftest import ROOT, chromium, require_tools
 
 CHAPTER = "softmax.ipynb"
 KERNEL = "mlderive"
@@ -55,7 +55,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A running JupyterLab server: yields its base URL and token, stops it afterwards."""
-    require_tools("chromium", "chromedriver", install=BROWSER_PACKAGES)
+    require_tools("chromium", "chromedriver")
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
