@@ -19,7 +19,11 @@ def student_config(output: Path) -> Path:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     sphinx = config.setdefault("sphinx", {})
     sphinx.setdefault("config", {})["hide_solutions"] = True
-    sphinx.setdefault("local_extensions", {})["student_edition"] = str(ROOT / "tools")
+    extensions = sphinx.setdefault("local_extensions", {})
+    # The copy lives elsewhere, so every local extension's folder is made absolute.
+    for name, folder in extensions.items():
+        extensions[name] = str((ROOT / folder).resolve())
+    extensions["student_edition"] = str(ROOT / "tools")
     path = output / "_config_student.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
