@@ -160,10 +160,7 @@ def _run(name: str, body: Callable[[], str]) -> CheckResult:
     try:
         summary = body()
     except _NotAttempted:
-        message = (
-            f"NOT ATTEMPTED {name}: the function still raises NotImplementedError. "
-            "Write its body, then run this cell again."
-        )
+        message = f"NOT ATTEMPTED {name}: write the function's body, then run this cell again."
         result = CheckResult(name, NOT_ATTEMPTED, message)
     except _Failure as failure:
         message = f"FAIL {name}, case {failure.case}: {failure.detail}.\n  Hint: {failure.hint}"

@@ -25,12 +25,16 @@ REQUIRED_REFERENCES = {
     "xiao2017fashion": "Xiao",
     "bergstra2012random": "Bergstra",
 }
-# Boxes LaTeX could not fit: a vbox past the bottom of the page by more than this loses text
-# (the reproduction table once lost ten rows); a line of prose or math wider than the text by
-# more than this runs into the margin. Code is checked separately (wrapped lines below).
-VBOX_TOLERANCE_PT = 5.0
+# Boxes LaTeX could not fit. A vbox past the bottom of the text by more than half the bottom
+# margin (2.4 cm, 68 pt) puts text where it may be cut off (the reproduction table once ran
+# 889 pt past it and lost ten rows); an unbreakable box at the end of a solution can reach a
+# line into the margin, which loses nothing. A line of prose or math wider than the text by
+# more than 20 pt runs into the margin. Code is checked separately (wrapped lines below).
+VBOX_TOLERANCE_PT = 34.0
 HBOX_TOLERANCE_PT = 20.0
-MAX_WRAPPED_CODE_LINES = 12
+# Code is formatted to fit the page; the lines LaTeX still wraps (at a space, never inside a
+# name) are printed outputs: a check's verdict with its hint, an error message, an array.
+MAX_WRAPPED_CODE_LINES = 20
 CONTINUATION = "\u02d3\u2192"  # the hook pdftotext gives for LaTeX's "line continues" mark
 
 
