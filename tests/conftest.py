@@ -2,7 +2,6 @@
 reproducible; ``blobs`` makes Gaussian-cluster classification data."""
 
 import os
-from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -17,18 +16,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
-
-
-def pytest_report_header(config):
-    """Name the BLAS and its kernel family: floating-point results differ between them."""
-    from threadpoolctl import threadpool_info
-
-    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
-    return [
-        f"BLAS: {info.get('internal_api')} {info.get('version')}, kernel "
-        f"{info.get('architecture')}, {info.get('num_threads')} threads"
-        for info in blas
-    ]
 
 
 def make_blobs(
@@ -59,18 +46,3 @@ def make_blobs(
 def blobs():
     """The :func:`make_blobs` generator (modules may override it with their own defaults)."""
     return make_blobs
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Print how long each notebook's cells took under nbval (the issues track these)."""
-    seconds = defaultdict(float)
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            nodeid = getattr(report, "nodeid", "")
-            if ".ipynb::" in nodeid and getattr(report, "when", "") == "call":
-                seconds[nodeid.split("::")[0]] += report.duration
-    if seconds:
-        terminalreporter.section("notebook execution times")
-        for notebook, total in sorted(seconds.items(), key=lambda item: -item[1]):
-            terminalreporter.write_line(f"{total:7.1f} s  {notebook}")
-        terminalreporter.write_line(f"{sum(seconds.values()):7.1f} s  all notebooks")
