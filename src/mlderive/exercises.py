@@ -691,8 +691,8 @@ def check_hinge_loss(f: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -
                 (np.mean(A.sum(axis=1)), "take the max over classes j, not the sum."),
                 (
                     np.mean(np.maximum(A, 0).sum(axis=1)),
-                    "that sum of positive parts is the Weston-Watkins loss of CS231n; this "
-                    "chapter's loss takes the max over classes j.",
+                    "take the max over classes j, not the sum of the positive parts (that sum "
+                    "is the Weston-Watkins loss of CS231n).",
                 ),
                 (np.sum(A.max(axis=1)), "divide by n: the objective is the MEAN over examples."),
             ]
