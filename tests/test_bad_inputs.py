@@ -435,7 +435,7 @@ BAD: dict[str, tuple] = {
     "svm NaN b": (lambda: svm.slacks(W4, np.nan, X4, YPM), "b"),
     "svm K not PSD": (lambda: svm.solve_dual(-np.eye(6), YPM, 1.0), "positive semi-definite"),
     "svm K asymmetric": (lambda: svm.solve_dual(np.triu(K6), YPM, 1.0), "symmetric"),
-    "svm K NaN": (lambda: svm.dual_objective(np.zeros(6), K6 * np.nan, YPM, 1.0), "K"),
+    "svm G NaN": (lambda: svm.dual_objective(np.zeros(6), K6 * np.nan, YPM, 1.0), "G"),
     "svm tol 0": (lambda: svm.solve_dual(K6, YPM, 1.0, tol=0), "tol"),
     "svm max_iter -1": (lambda: svm.solve_primal(X4, YPM, 1.0, max_iter=-1), "max_iter"),
     "svm alpha NaN": (lambda: svm.recover_primal(np.full(6, np.nan), X4, YPM, 1.0), "alpha"),

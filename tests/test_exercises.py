@@ -234,10 +234,10 @@ def hinge_sum_over_classes(W, X, labels):
     return np.maximum(A, 0).sum(axis=1).mean()
 
 
-def projected_ascent(K, y, C, steps=2000, squared_slack=True, project=True):
+def projected_ascent(G, y, C, steps=2000, squared_slack=True, project=True):
     from mlderive.svm import project_dual_feasible
 
-    Q = (y[:, None] * y[None, :]) * K + (np.eye(len(y)) / C if squared_slack else 0)
+    Q = (y[:, None] * y[None, :]) * G + (np.eye(len(y)) / C if squared_slack else 0)
     lr = 1.0 / np.linalg.eigvalsh(Q).max()
     alpha = np.zeros(len(y))
     for _ in range(steps):
@@ -246,20 +246,20 @@ def projected_ascent(K, y, C, steps=2000, squared_slack=True, project=True):
     return alpha
 
 
-def dual_ok(K, y, C):
-    return projected_ascent(K, y, C)
+def dual_ok(G, y, C):
+    return projected_ascent(G, y, C)
 
 
-def dual_hard_margin_kernel(K, y, C):
-    return projected_ascent(K, y, C, steps=3000, squared_slack=False)
+def dual_hard_margin_kernel(G, y, C):
+    return projected_ascent(G, y, C, steps=3000, squared_slack=False)
 
 
-def dual_no_equality(K, y, C):
-    return projected_ascent(K, y, C, steps=3000, project=False)
+def dual_no_equality(G, y, C):
+    return projected_ascent(G, y, C, steps=3000, project=False)
 
 
-def dual_negative(K, y, C):
-    return -dual_ok(K, y, C)
+def dual_negative(G, y, C):
+    return -dual_ok(G, y, C)
 
 
 # ---- ReLU max --------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ CASES = {
         ex.check_svm_dual,
         dual_ok,
         [
-            (dual_hard_margin_kernel, "K + I/C"),
+            (dual_hard_margin_kernel, "G + I/C"),
             (dual_no_equality, "sum_i alpha_i y_i = 0"),
             (dual_negative, ">= 0"),
         ],

@@ -132,3 +132,35 @@ def test_multiclass_bad_input_is_rejected_with_a_clear_message():
         hinge.multiclass_hinge_loss(W_SMALL, X_SMALL, [0, 1, 3])
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         hinge.hinge_subgradient_descent(X_SMALL, LABELS_SMALL, 3, lr=0.0, max_steps=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The Weston-Watkins loss and the binary hinge
+# ----------------------------------------------------------------------------------------------
+
+
+def test_weston_watkins_matches_a_hand_computed_example():
+    # example 1: scores [0, .5, 0], y = 2 -> max(0, 0-0+1) + max(0, .5-0+1) = 2.5
+    losses = hinge.weston_watkins_losses(W_SMALL, X_SMALL, LABELS_SMALL)
+    assert np.allclose(losses, [0.0, 2.5, 4.0])  # example 2: [2,.5,1], y=1: 2.5 + 1.5
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), K=st.integers(2, 6), scale=st.floats(1e-3, 1e3))
+def test_weston_watkins_is_sandwiched_by_the_max_hinge(seed, K, scale):
+    rng = np.random.default_rng(seed)
+    X, W = rng.normal(size=(30, 4)), scale * rng.normal(size=(4, K))
+    labels = rng.integers(0, K, size=30)
+    ww = hinge.weston_watkins_losses(W, X, labels)
+    cs = hinge.multiclass_hinge_losses(W, X, labels)
+    tol = 1e-12 * (1 + np.abs(X @ W).max())
+    assert np.all(cs <= ww + tol) and np.all(ww <= (K - 1) * cs + K * tol)
+    if K == 2:
+        t, v = 2 * labels - 1, W[:, 1] - W[:, 0]
+        assert np.allclose(ww, np.maximum(0, 1 - t * (X @ v)), atol=tol)
+        assert np.allclose(cs, ww, atol=tol)
+
+
+def test_weston_watkins_rejects_a_bad_margin():
+    with pytest.raises(ValueError, match="margin"):
+        hinge.weston_watkins_losses(W_SMALL, X_SMALL, LABELS_SMALL, margin=0.0)

@@ -263,3 +263,26 @@ def test_irls_rejects_bad_input():
         nt.irls_logistic(X, y, l2=-1.0)
     with pytest.raises(ValueError, match="y must have shape"):
         nt.irls_logistic(X, y[:-1])
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+def test_weighted_least_squares_form_equals_the_newton_step(l2):
+    X, y = logistic_problem(11)
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        w, b = 0.5 * rng.normal(size=X.shape[1]), float(rng.normal())
+        step = nt.irls_weighted_least_squares_step(w, b, X, y, l2)
+        dw, db = lg.gradients(w, b, X, y, l2)
+        newton = np.append(w, b) - nt.cholesky_solve(lg.hessian(w, b, X, l2), np.append(dw, db))
+        assert relative(step.theta, newton) < 1e-10
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        assert np.allclose(step.weights, p * (1 - p))
+        assert np.allclose(step.weights * (step.response - (X @ w + b)), y - p)
+
+
+def test_weighted_least_squares_step_refuses_saturated_probabilities():
+    X, y = logistic_problem(13)
+    with pytest.raises(ValueError, match="working response"):
+        nt.irls_weighted_least_squares_step(np.full(X.shape[1], 1e3), 0.0, X, y)
+    with pytest.raises(ValueError, match="shape"):
+        nt.irls_weighted_least_squares_step(np.zeros(X.shape[1] + 1), 0.0, X, y)

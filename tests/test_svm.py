@@ -183,3 +183,56 @@ def test_margin_width_shrinks_as_C_grows():
     X, y = binary_problem(80, 2, 9, noise=1.0)
     widths = [2 / np.linalg.norm(svm.solve_primal(X, y, C).w) for C in np.geomspace(0.01, 100, 9)]
     assert np.all(np.diff(widths) <= 1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# The usual soft margin (L1 slack): the box-constrained dual
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("seed", "C"), [(0, 0.1), (1, 1.0), (2, 10.0)])
+def test_l1_dual_solver_closes_the_duality_gap_and_meets_kkt(seed, C):
+    X, y = binary_problem(60, 3, seed)
+    G = X @ X.T
+    solution = svm.solve_dual_l1(G, y, C, tol=1e-11)
+    alpha = solution.alpha
+    assert alpha.min() >= 0.0 and alpha.max() <= C and abs(y @ alpha) < 1e-10 * (1 + C)
+    w, b = svm.recover_primal_l1(alpha, X, y, C)
+    primal, dual = svm.primal_objective_l1(w, b, X, y, C), svm.dual_objective_l1(alpha, G, y)
+    assert -1e-9 <= primal - dual < 1e-7 * (1 + abs(primal))  # weak duality, then equality
+    margins = y * (X @ w + b)
+    assert np.all(margins[alpha == 0] >= 1 - 1e-7)
+    assert np.all(margins[alpha == C] <= 1 + 1e-7)
+    free = (alpha > 0) & (alpha < C)
+    assert np.allclose(margins[free], 1, atol=1e-7)
+
+
+def test_l1_dual_lands_exactly_on_the_bound_c():
+    X, y = binary_problem(80, 2, 3, noise=2.0)  # overlapping classes: many margin violations
+    alpha = svm.solve_dual_l1(X @ X.T, y, 0.5).alpha
+    assert np.sum(alpha == 0.5) >= 5 and np.sum(alpha == 0.0) >= 5
+
+
+def test_squared_slack_multipliers_exceed_c_where_the_slack_exceeds_one():
+    X, y = binary_problem(80, 2, 3, noise=2.0)
+    C = 0.5
+    alpha = svm.solve_dual(X @ X.T, y, C, tol=1e-11).alpha
+    w, b = svm.recover_primal(alpha, X, y, C)
+    xi = svm.slacks(w, b, X, y)
+    assert np.array_equal(alpha > C + 1e-9, xi > 1 + 1e-9) and np.any(alpha > C)
+
+
+def test_l1_dual_with_duplicated_points_still_converges():
+    X, y = binary_problem(20, 2, 4)
+    X, y = np.vstack([X, X[:3]]), np.concatenate([y, y[:3]])  # zero pair curvature
+    solution = svm.solve_dual_l1(X @ X.T, y, 1.0)
+    assert solution.violation <= 1e-10
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), C=st.floats(0.01, 100.0))
+def test_l1_dual_stays_in_the_box(seed, C):
+    X, y = binary_problem(15, 2, seed)
+    alpha = svm.solve_dual_l1(X @ X.T, y, C, tol=1e-9).alpha
+    assert alpha.min() >= 0.0 and alpha.max() <= C
+    assert abs(y @ alpha) <= 1e-9 * (1 + alpha.sum())

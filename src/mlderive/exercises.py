@@ -663,7 +663,7 @@ def check_newton_step(f: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
 
 def check_hinge_loss(f: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> CheckResult:
     """Check ``f(W: (d, K), X: (n, d), labels: (n,)) -> float``, the MEAN multiclass hinge loss
-    ``(1/n) sum_i max_j (w_j^T x_i - w_{y_i}^T x_i + 1[j != y_i])``.
+    ``(1/n) sum_i max_j (x_i w_j - x_i w_{y_i} + 1[j != y_i])``.
 
     Oracle :func:`mlderive.multiclass_hinge.multiclass_hinge_loss`, tolerance 1e-12 relative.
     """
@@ -691,7 +691,8 @@ def check_hinge_loss(f: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -
                 (np.mean(A.sum(axis=1)), "take the max over classes j, not the sum."),
                 (
                     np.mean(np.maximum(A, 0).sum(axis=1)),
-                    "take the max over classes j, not the sum of the positive parts.",
+                    "take the max over classes j, not the sum of the positive parts (that sum "
+                    "is the Weston-Watkins loss of CS231n).",
                 ),
                 (np.sum(A.max(axis=1)), "divide by n: the objective is the MEAN over examples."),
             ]
@@ -718,8 +719,8 @@ def _svm_problem(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_svm_dual(solver: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> CheckResult:
-    """Check ``solver(K: (n, n), y: (n,) in {-1, 1}, C) -> alpha: (n,)``, a maximiser of the
-    squared-slack SVM dual ``D(alpha) = 1^T alpha - 1/2 alpha^T Y (K + I/C) Y alpha`` over
+    """Check ``solver(G: (n, n), y: (n,) in {-1, 1}, C) -> alpha: (n,)``, a maximiser of the
+    squared-slack SVM dual ``D(alpha) = 1^T alpha - 1/2 alpha^T Y (G + I/C) Y alpha`` over
     ``alpha >= 0, y^T alpha = 0``.
 
     Compares with :func:`mlderive.svm.solve_dual`: alpha must be feasible (to 1e-8), and
@@ -733,9 +734,9 @@ def check_svm_dual(solver: Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
     def body() -> str:
         for case, X, y, C in cases:
-            K = X @ X.T
-            got = _as_array(_call(solver, case, K, y, C), case, "alpha")
-            best = svm.dual_objective(svm.solve_dual(K, y, C).alpha, K, y, C)
+            G = X @ X.T
+            got = _as_array(_call(solver, case, G, y, C), case, "alpha")
+            best = svm.dual_objective(svm.solve_dual(G, y, C).alpha, G, y, C)
             _compare(case, "alpha", got, np.zeros(y.shape), np.inf)  # shape and finiteness
             scale = 1.0 + np.abs(got).sum()
             if got.min() < -1e-8 * scale:
@@ -752,14 +753,14 @@ def check_svm_dual(solver: Callable[[np.ndarray, np.ndarray, float], np.ndarray]
                     "the bias b gives the constraint sum_i alpha_i y_i = 0: project "
                     "onto it (e.g. with mlderive.svm.project_dual_feasible).",
                 )
-            value = svm.dual_objective(np.maximum(got, 0.0), K, y, C)
+            value = svm.dual_objective(np.maximum(got, 0.0), G, y, C)
             err = (best - value) / (1.0 + abs(best))
             if err > 1e-6:
                 raise _Failure(
                     case,
                     f"alpha is feasible but D(alpha) is below the optimum (relative gap {err:.1e}"
                     ", tolerance 1e-06)",
-                    "check the quadratic term uses K + I/C (the squared slack adds I/C), and run "
+                    "check the quadratic term uses G + I/C (the squared slack adds I/C), and run "
                     "until the iterates stop changing.",
                     err,
                 )

@@ -6,7 +6,9 @@ predicts ``argmax_j S[i, j]`` and the loss of example ``i`` is
 
     l_i(W) = max_j (S[i, j] - S[i, y_i] + 1[j != y_i]),      f(W) = mean_i l_i(W).
 
-The binary SVM and its dual (another chapter) live in :mod:`mlderive.svm`.
+The Weston-Watkins variant (a sum over ``j != y_i`` instead of the max) is
+:func:`weston_watkins_losses`. The binary SVM and its dual (another chapter) live in
+:mod:`mlderive.svm`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,23 @@ def multiclass_hinge_losses(W, X, labels) -> np.ndarray:
 def multiclass_hinge_loss(W, X, labels) -> float:
     """The training objective ``f(W) = mean_i l_i(W)``."""
     return float(np.mean(multiclass_hinge_losses(W, X, labels)))
+
+
+def weston_watkins_losses(W, X, labels, margin: float = 1.0) -> np.ndarray:
+    """Per-example Weston-Watkins loss ``sum_{j != y_i} max(0, s_ij - s_{i y_i} + margin)``: (n,).
+
+    The multiclass SVM loss of the CS231n notes, with ``s = X W`` and ``margin`` (their
+    ``Delta``) > 0. It sums the positive parts of the terms that
+    :func:`multiclass_hinge_losses` maximises, so with ``margin = 1`` it lies between that
+    loss and ``K - 1`` times it, and for ``K = 2`` the two are equal.
+    """
+    W, X, labels = _check_multiclass(W, X, labels)
+    margin = positive_number(margin, "margin")
+    scores = X @ W
+    rows = np.arange(X.shape[0])
+    terms = np.maximum(0.0, scores - scores[rows, labels][:, None] + margin)
+    terms[rows, labels] = 0.0
+    return terms.sum(axis=1)
 
 
 def multiclass_hinge_subgradient(W, X, labels) -> np.ndarray:

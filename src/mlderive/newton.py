@@ -351,3 +351,58 @@ def irls_logistic(X, y, l2: float = 0.0, max_iter: int = 50, tol: float = 1e-12)
         gradient_norms=np.array(norms),
         converged=norms[-1] <= tol,
     )
+
+
+@dataclass(frozen=True)
+class WeightedLeastSquaresStep:
+    """Result of :func:`irls_weighted_least_squares_step`; shapes ``(n,)``, ``(n,)``, ``(d+1,)``."""
+
+    weights: np.ndarray
+    response: np.ndarray
+    theta: np.ndarray
+
+
+def irls_weighted_least_squares_step(w, b, X, y, l2: float = 0.0) -> WeightedLeastSquaresStep:
+    """One Newton step on the logistic loss, computed as a weighted least-squares problem.
+
+    With ``A = [X, 1]: (n, d+1)``, ``theta = (w, b)``, ``p = sigmoid(A theta)``, the weights
+    ``s = p (1 - p)`` and the working response ``z = A theta + (y - p) / s``, the Newton step
+    ``theta - H^{-1} grad J`` of :func:`irls_logistic` is the minimiser of
+
+        sum_i s_i (z_i - a_i v)^2 + n * l2 * ||v_w||^2      (``v_w``: all entries but the bias)
+
+    over ``v: (d+1,)``, where ``a_i`` is row ``i`` of ``A``. This solves it with
+    :func:`numpy.linalg.lstsq` on the rows ``sqrt(s_i) a_i`` (and ``sqrt(n l2)`` times the
+    unit rows of the penalised entries): no Hessian is formed, so it is an independent check
+    of the Cholesky path. ``w: (d,)``, ``b`` a float, ``X: (n, d)``, ``y: (n,)`` in {0, 1}.
+    Raises ValueError if some ``p_i`` is 0 or 1 to machine precision (its weight vanishes and
+    its response is infinite); a penalty ``l2 > 0`` keeps the weights finite.
+    """
+    X = as_float_array(X, "X", ndim=2, finite=True, min_rows=1)
+    y = check_01_labels(y, X.shape[0])
+    l2 = nonnegative_number(l2, "l2")
+    n, d = X.shape
+    w = as_float_array(w, "w", ndim=1, finite=True)
+    if w.shape != (d,):
+        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}.")
+    if np.ndim(b) != 0 or not np.isfinite(b):
+        raise ValueError(f"b must be a finite scalar (the bias), got {b!r}.")
+    A = np.hstack([X, np.ones((n, 1))])
+    theta = np.append(w, float(b))
+    logits = A @ theta
+    p = logistic.predict_proba(w, float(b), X)  # sigmoid(A theta), computed stably
+    s = p * (1.0 - p)
+    if np.min(s) < 1e-12:
+        raise ValueError(
+            f"some predicted probabilities are 0 or 1 to machine precision (smallest weight "
+            f"p (1 - p) = {np.min(s):.1e}): the working response (y - p) / (p (1 - p)) is not "
+            "finite. Start closer to the minimiser, or set l2 > 0 so the weights stay bounded."
+        )
+    z = logits + (y - p) / s
+    root = np.sqrt(s)
+    rows, targets = root[:, None] * A, root * z
+    if l2 > 0:
+        rows = np.vstack([rows, math.sqrt(n * l2) * np.eye(d, d + 1)])
+        targets = np.concatenate([targets, np.zeros(d)])
+    solution = np.linalg.lstsq(rows, targets, rcond=None)[0]
+    return WeightedLeastSquaresStep(weights=s, response=z, theta=solution)

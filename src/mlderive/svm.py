@@ -1,9 +1,9 @@
 """The binary support-vector machine with squared slack, its Lagrangian and its dual.
 
-Labels ``y: (n,)`` in {-1, +1}, ``C > 0``, a Gram matrix ``K: (n, n)``:
+Labels ``y: (n,)`` in {-1, +1}, ``C > 0``, a Gram matrix ``G: (n, n)``:
 
-    primal  min_{w, b}  1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (w^T x_i + b))^2
-    dual    max_alpha   1^T alpha - 1/2 alpha^T Y (K + I/C) Y alpha
+    primal  min_{w, b}  1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (x_i w + b))^2
+    dual    max_alpha   1^T alpha - 1/2 alpha^T Y (G + I/C) Y alpha
             s.t. alpha >= 0, y^T alpha = 0               (Y = diag(y))
 
 The primal is solved by a generalized Newton method, the dual by SMO-style pairwise
@@ -80,11 +80,11 @@ def _check_w_b(w, b, d: int) -> tuple[np.ndarray, float]:
     return w, float(b)
 
 
-def _check_gram(K, n: int) -> np.ndarray:
-    K = as_float_array(K, "K", ndim=2, finite=True).astype(np.float64, copy=False)
-    if K.shape != (n, n):
-        raise ValueError(f"K must be the (n, n) = ({n}, {n}) Gram matrix of X, got {K.shape}.")
-    return K
+def _check_gram(G, n: int) -> np.ndarray:
+    G = as_float_array(G, "G", ndim=2, finite=True).astype(np.float64, copy=False)
+    if G.shape != (n, n):
+        raise ValueError(f"G must be the (n, n) = ({n}, {n}) Gram matrix of X, got {G.shape}.")
+    return G
 
 
 def _check_alpha(alpha, n: int, name: str = "alpha") -> np.ndarray:
@@ -97,14 +97,14 @@ def _check_alpha(alpha, n: int, name: str = "alpha") -> np.ndarray:
 
 
 def slacks(w, b, X, y) -> np.ndarray:
-    """The smallest feasible slacks ``xi_i = max(0, 1 - y_i (w^T x_i + b))``: (n,)."""
+    """The smallest feasible slacks ``xi_i = max(0, 1 - y_i (x_i w + b))``: (n,)."""
     X, y = _check_binary(X, y)
     w, b = _check_w_b(w, b, X.shape[1])
     return np.maximum(0.0, 1.0 - y * (X @ w + b))
 
 
 def primal_objective(w, b, X, y, C) -> float:
-    """``P(w, b) = 1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (w^T x_i + b))^2``."""
+    """``P(w, b) = 1/2 ||w||^2 + C/2 sum_i max(0, 1 - y_i (x_i w + b))^2``."""
     C = check_C(C)
     xi = slacks(w, b, X, y)
     w = np.asarray(w, dtype=np.float64)
@@ -124,7 +124,7 @@ def primal_gradient(w, b, X, y, C) -> tuple[np.ndarray, float]:
 
 
 def lagrangian(w, b, xi, alpha, beta, X, y, C) -> float:
-    """``L = 1/2||w||^2 + C/2 ||xi||^2 + sum_i alpha_i (1 - xi_i - y_i(w^T x_i + b)) - beta^T xi``.
+    """``L = 1/2||w||^2 + C/2 ||xi||^2 + sum_i alpha_i (1 - xi_i - y_i(x_i w + b)) - beta^T xi``.
 
     ``xi, alpha, beta: (n,)``; ``beta`` multiplies the constraints ``xi >= 0``.
     """
@@ -139,51 +139,72 @@ def lagrangian(w, b, xi, alpha, beta, X, y, C) -> float:
     return float(0.5 * w @ w + 0.5 * C * xi @ xi + alpha @ constraint - beta @ xi)
 
 
-def dual_function(alpha, beta, K, y, C, tol: float = 1e-9) -> float:
+def dual_function(alpha, beta, G, y, C, tol: float = 1e-9) -> float:
     """The dual function ``g(alpha, beta) = min_{w, b, xi} L``: a float, possibly ``-inf``.
 
     Where ``y^T alpha = 0`` (to ``tol * (1 + sum |alpha|)``) it equals
-    ``1^T alpha - 1/2 (y*alpha)^T K (y*alpha) - ||alpha + beta||^2 / (2C)``; elsewhere ``L`` is
+    ``1^T alpha - 1/2 (y*alpha)^T G (y*alpha) - ||alpha + beta||^2 / (2C)``; elsewhere ``L`` is
     unbounded below in ``b`` and the value is ``-inf``.
     """
     C = check_C(C)
     y = _check_y(y)
     n = y.shape[0]
-    K = _check_gram(K, n)
+    G = _check_gram(G, n)
     alpha, beta = _check_alpha(alpha, n), _check_alpha(beta, n, "beta")
     if abs(y @ alpha) > tol * (1.0 + np.abs(alpha).sum()):
         return -np.inf
     ya = y * alpha
-    return float(alpha.sum() - 0.5 * ya @ K @ ya - (alpha + beta) @ (alpha + beta) / (2.0 * C))
+    return float(alpha.sum() - 0.5 * ya @ G @ ya - (alpha + beta) @ (alpha + beta) / (2.0 * C))
 
 
-def dual_objective(alpha, K, y, C) -> float:
-    """``D(alpha) = 1^T alpha - 1/2 alpha^T Y (K + I/C) Y alpha`` (no feasibility check)."""
+def dual_objective(alpha, G, y, C) -> float:
+    """``D(alpha) = 1^T alpha - 1/2 alpha^T Y (G + I/C) Y alpha`` (no feasibility check)."""
     C = check_C(C)
     y = _check_y(y)
-    K = _check_gram(K, y.shape[0])
+    G = _check_gram(G, y.shape[0])
     alpha = _check_alpha(alpha, y.shape[0])
     ya = y * alpha
-    return float(alpha.sum() - 0.5 * ya @ K @ ya - alpha @ alpha / (2.0 * C))
+    return float(alpha.sum() - 0.5 * ya @ G @ ya - alpha @ alpha / (2.0 * C))
 
 
-def _check_psd(K: np.ndarray) -> None:
+def primal_objective_l1(w, b, X, y, C) -> float:
+    """``P_1(w, b) = 1/2 ||w||^2 + C sum_i max(0, 1 - y_i (x_i w + b))``, the usual soft margin."""
+    C = check_C(C)
+    xi = slacks(w, b, X, y)
+    w = np.asarray(w, dtype=np.float64)
+    return float(0.5 * w @ w + C * xi.sum())
+
+
+def dual_objective_l1(alpha, G, y) -> float:
+    """``D_1(alpha) = 1^T alpha - 1/2 alpha^T Y G Y alpha`` (no feasibility check).
+
+    The dual of :func:`primal_objective_l1`, maximised over ``0 <= alpha <= C``,
+    ``y^T alpha = 0``; ``C`` enters only through that box.
+    """
+    y = _check_y(y)
+    G = _check_gram(G, y.shape[0])
+    alpha = _check_alpha(alpha, y.shape[0])
+    ya = y * alpha
+    return float(alpha.sum() - 0.5 * ya @ G @ ya)
+
+
+def _check_psd(G: np.ndarray) -> None:
     """Raise unless the Gram matrix is symmetric positive semi-definite (to round-off)."""
-    scale = max(float(np.max(np.abs(K))), 1e-300)
-    if float(np.max(np.abs(K - K.T))) > 1e-10 * scale:
-        raise ValueError("K must be symmetric (a Gram matrix K[i, j] = k(x_i, x_j)); it is not.")
-    smallest = float(np.linalg.eigvalsh(K)[0])
-    if smallest < -1e-8 * scale * K.shape[0]:
+    scale = max(float(np.max(np.abs(G))), 1e-300)
+    if float(np.max(np.abs(G - G.T))) > 1e-10 * scale:
+        raise ValueError("G must be symmetric (a Gram matrix G[i, j] = k(x_i, x_j)); it is not.")
+    smallest = float(np.linalg.eigvalsh(G)[0])
+    if smallest < -1e-8 * scale * G.shape[0]:
         raise ValueError(
-            f"K must be positive semi-definite (a Gram matrix of a valid kernel); its smallest "
+            f"G must be positive semi-definite (a Gram matrix of a valid kernel); its smallest "
             f"eigenvalue is {smallest:.3g}. The dual is then unbounded and the solver cannot "
-            "converge. Use a valid kernel (e.g. K = X @ X.T)."
+            "converge. Use a valid kernel (e.g. G = X @ X.T)."
         )
 
 
-def _dual_hessian(K: np.ndarray, y: np.ndarray, C: float) -> np.ndarray:
-    """``Q = Y (K + I/C) Y``, the Hessian of ``-D``: (n, n)."""
-    return y[:, None] * y[None, :] * K + np.eye(y.shape[0]) / C
+def _dual_hessian(G: np.ndarray, y: np.ndarray, C: float) -> np.ndarray:
+    """``Q = Y (G + I/C) Y``, the Hessian of ``-D``: (n, n)."""
+    return y[:, None] * y[None, :] * G + np.eye(y.shape[0]) / C
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,30 +275,50 @@ def solve_primal(X, y, C, tol: float = 1e-9, max_iter: int = 100) -> PrimalSolut
     )
 
 
-def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSolution:
+def solve_dual(G, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSolution:
     """Maximise :func:`dual_objective` over ``alpha >= 0, y^T alpha = 0`` by pairwise ascent.
 
-    SMO with second-order working-set selection. Write ``G = Q alpha - 1`` (the gradient of
-    ``-D``, ``Q = Y (K + I/C) Y``). Moving along ``alpha_i += y_i t, alpha_j -= y_j t`` keeps
+    SMO with second-order working-set selection. Write ``g = Q alpha - 1`` (the gradient of
+    ``-D``, ``Q = Y (G + I/C) Y``). Moving along ``alpha_i += y_i t, alpha_j -= y_j t`` keeps
     ``y^T alpha = 0``. ``D`` restricted to the pair is a concave parabola with curvature
-    ``K_ii + K_jj - 2 K_ij + 2/C > 0``, maximised exactly (clipped at ``alpha >= 0``).
-    ``i`` maximises ``-y_t G_t`` among the indices that may move up, and ``j`` is the partner
+    ``G_ii + G_jj - 2 G_ij + 2/C > 0``, maximised exactly (clipped at ``alpha >= 0``).
+    ``i`` maximises ``-y_t g_t`` among the indices that may move up, and ``j`` is the partner
     (among those that may move down) whose exact pair update raises ``D`` the most. The KKT
-    violation ``max_up(-y G) - min_down(-y G)`` is zero exactly at the optimum; stop when it
+    violation ``max_up(-y g) - min_down(-y g)`` is zero exactly at the optimum; stop when it
     is <= ``tol``. Returns the solution, the number of pair updates and the final violation.
     """
     C = check_C(C)
+    return _smo(G, y, C, 1.0 / C, np.inf, tol, max_iter, "solve_dual")
+
+
+def solve_dual_l1(G, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSolution:
+    """Maximise :func:`dual_objective_l1` over ``0 <= alpha <= C, y^T alpha = 0`` (the box).
+
+    The dual of the usual soft-margin SVM, which penalises ``C sum_i xi_i`` with
+    ``xi >= 0``. The same SMO as :func:`solve_dual`, with the matrix ``Y G Y`` (no ``I/C``)
+    and the upper bound ``C``: an index may move up only while ``alpha_i < C``, and a step
+    that reaches a bound sets ``alpha_i`` to exactly ``0`` or ``C``. ``G: (n, n)`` Gram
+    matrix, ``y: (n,)`` in {-1, +1}. Returns the solution, pair updates and final violation.
+    """
+    C = check_C(C)
+    return _smo(G, y, C, 0.0, C, tol, max_iter, "solve_dual_l1")
+
+
+def _smo(G, y, C: float, shift: float, upper: float, tol, max_iter, name: str) -> DualSolution:
+    """Pairwise ascent on ``1^T alpha - 1/2 alpha^T Y (G + shift I) Y alpha`` over
+    ``0 <= alpha <= upper, y^T alpha = 0``; see :func:`solve_dual`."""
     y = _check_y(y)
     n = y.shape[0]
-    K = _check_gram(K, n)
+    G = _check_gram(G, n)
     tol = positive_number(tol, "tol")
     max_iter = nonnegative_int(max_iter, "max_iter")
-    _check_psd(K)
-    Q = _dual_hessian(K, y, C)
-    diagonal = np.diag(K)
+    _check_psd(G)
+    Q = y[:, None] * y[None, :] * G + shift * np.eye(n)
+    diagonal = np.diag(G)
     # Round-off in the running gradient grows with sum(alpha) max|Q|; once it exceeds tol the
     # stopping test can never pass (C too large for data no hard margin separates).
     noise_floor = 16 * np.finfo(np.float64).eps * float(np.max(np.abs(Q)))
+    tiny_curvature = 1e-12 * max(float(np.max(diagonal)), 1e-300)  # duplicated points
     checkpoints: list[float] = []  # the violation every 1000 updates
     alpha = np.zeros(n)
     gradient = -np.ones(n)
@@ -285,8 +326,9 @@ def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSo
     violation = np.inf
     for iteration in range(max_iter + 1):
         score = -y * gradient
-        movable_up = positive | (alpha > 0)
-        movable_down = ~positive | (alpha > 0)
+        below, above = alpha < upper, alpha > 0
+        movable_up = (positive & below) | (~positive & above)
+        movable_down = (~positive & below) | (positive & above)
         i = int(np.argmax(np.where(movable_up, score, -np.inf)))
         violation = float(score[i] - np.min(np.where(movable_down, score, np.inf)))
         if violation <= tol:
@@ -298,7 +340,7 @@ def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSo
             stalled = len(checkpoints) > 10 and violation > 0.5 * checkpoints[-11]
             if stalled and noise_floor * alpha.sum() > tol:
                 raise RuntimeError(
-                    f"solve_dual cannot reach KKT violation <= tol = {tol}: after {iteration} "
+                    f"{name} cannot reach KKT violation <= tol = {tol}: after {iteration} "
                     f"pair updates the violation ({violation:.3g}) has stopped falling and "
                     f"sum(alpha) = {alpha.sum():.3g}, so round-off in the gradient (about "
                     f"{noise_floor * alpha.sum():.1g}) exceeds tol. The multipliers grow like "
@@ -306,20 +348,27 @@ def solve_dual(K, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSo
                     "larger tol); raising max_iter cannot help."
                 )
         # second-order choice of j: the largest gain (score_i - score_t)^2 / (2 curvature_t)
-        curvatures = diagonal[i] + diagonal - 2.0 * K[i] + 2.0 / C
+        curvatures = diagonal[i] + diagonal - 2.0 * G[i] + 2.0 * shift
+        curvatures = np.maximum(curvatures, tiny_curvature)
         excess = score[i] - score
         gains = np.where(movable_down & (excess > 0), excess**2 / curvatures, -np.inf)
         j = int(np.argmax(gains))
         t = excess[j] / curvatures[j]
-        if y[i] < 0:
-            t = min(t, alpha[i])
-        if y[j] > 0:
-            t = min(t, alpha[j])
-        alpha[i] += y[i] * t
-        alpha[j] -= y[j] * t
-        gradient += (y[i] * t) * Q[i] - (y[j] * t) * Q[j]  # Q is symmetric: rows are columns
+        # the largest t that keeps alpha_i and alpha_j in [0, upper]
+        room_i = upper - alpha[i] if y[i] > 0 else alpha[i]
+        room_j = alpha[j] if y[j] > 0 else upper - alpha[j]
+        t = min(t, room_i, room_j)
+        new_i = alpha[i] + y[i] * t
+        new_j = alpha[j] - y[j] * t
+        if t == room_i:  # a bound is reached: land on it exactly
+            new_i = upper if y[i] > 0 else 0.0
+        if t == room_j:
+            new_j = 0.0 if y[j] > 0 else upper
+        step_i, step_j = new_i - alpha[i], new_j - alpha[j]
+        alpha[i], alpha[j] = new_i, new_j
+        gradient += step_i * Q[i] + step_j * Q[j]  # Q is symmetric: rows are columns
     raise RuntimeError(
-        f"solve_dual stopped after {max_iter} pair updates with KKT violation {violation:.3g} "
+        f"{name} stopped after {max_iter} pair updates with KKT violation {violation:.3g} "
         f"> tol = {tol}. Raise max_iter or tol."
     )
 
@@ -329,7 +378,7 @@ def recover_primal(alpha, X, y, C, support_threshold: float = 1e-8) -> tuple[np.
 
     ``w = sum_i alpha_i y_i x_i`` (stationarity in ``w``). For a support vector
     (``alpha_i > 0``) complementary slackness and ``xi_i = alpha_i / C`` give
-    ``y_i (w^T x_i + b) = 1 - alpha_i / C``, i.e. ``b = y_i (1 - alpha_i / C) - w^T x_i``;
+    ``y_i (x_i w + b) = 1 - alpha_i / C``, i.e. ``b = y_i (1 - alpha_i / C) - x_i w``;
     this averages that over the indices with ``alpha_i > support_threshold * max(alpha)``.
     """
     C = check_C(C)
@@ -342,6 +391,31 @@ def recover_primal(alpha, X, y, C, support_threshold: float = 1e-8) -> tuple[np.
     support = alpha > support_threshold * alpha.max()
     b = float(np.mean(y[support] * (1.0 - alpha[support] / C) - X[support] @ w))
     return w, b
+
+
+def recover_primal_l1(alpha, X, y, C, bound_tol: float = 1e-8) -> tuple[np.ndarray, float]:
+    """``(w, b)`` from a solution ``alpha: (n,)`` of the box-constrained (L1-slack) dual.
+
+    ``w = sum_i alpha_i y_i x_i``. An example with ``0 < alpha_i < C`` (a *free* support
+    vector) lies exactly on the margin, ``y_i (x_i w + b) = 1``, so ``b = y_i - x_i w``; this
+    averages that over the free indices (``bound_tol * C < alpha_i < (1 - bound_tol) C``).
+    Without a free index, ``b`` is the midpoint of the interval the KKT conditions allow.
+    """
+    C = check_C(C)
+    X, y = _check_binary(X, y)
+    alpha = _check_alpha(alpha, X.shape[0])
+    w = X.T @ (alpha * y)
+    free = (alpha > bound_tol * C) & (alpha < (1.0 - bound_tol) * C)
+    if np.any(free):
+        return w, float(np.mean(y[free] - X[free] @ w))
+    # alpha_i = 0 needs y_i (x_i w + b) >= 1, alpha_i = C needs <= 1: bounds on b
+    offsets = y - X @ w  # the b that puts example i on the margin
+    at_zero, at_C = alpha <= bound_tol * C, alpha >= (1.0 - bound_tol) * C
+    lower = np.max(np.concatenate([offsets[at_zero & (y > 0)], offsets[at_C & (y < 0)], [-np.inf]]))
+    upper = np.min(np.concatenate([offsets[at_zero & (y < 0)], offsets[at_C & (y > 0)], [np.inf]]))
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        raise ValueError("alpha does not determine b: no free support vector and an open interval.")
+    return w, float(0.5 * (lower + upper))
 
 
 def duality_gap(alpha, X, y, C) -> float:
@@ -378,38 +452,38 @@ def project_dual_feasible(v, y) -> np.ndarray:
 
 
 def solve_dual_with_slack_multipliers(
-    K, y, C, alpha0, beta0, steps: int = 5000
+    G, y, C, alpha0, beta0, steps: int = 5000
 ) -> tuple[np.ndarray, np.ndarray]:
     """Projected gradient ascent on ``g(alpha, beta)``: ``alpha >= 0, y^T alpha = 0, beta >= 0``.
 
     This is the dual of the primal that keeps the constraints ``xi >= 0`` (multipliers
-    ``beta``). Step ``1/L`` with ``L = lambda_max(Y K Y) + 2/C``, a bound on the curvature of
+    ``beta``). Step ``1/L`` with ``L = lambda_max(Y G Y) + 2/C``, a bound on the curvature of
     ``-g``. Starts from ``(alpha0, beta0)`` (projected first). Returns ``(alpha, beta)``.
     """
     C = check_C(C)
     y = _check_y(y)
     n = y.shape[0]
-    K = _check_gram(K, n)
-    YKY = y[:, None] * y[None, :] * K
+    G = _check_gram(G, n)
+    YGY = y[:, None] * y[None, :] * G
     steps = nonnegative_int(steps, "steps")
-    step = 1.0 / (np.linalg.eigvalsh(YKY)[-1] + 2.0 / C)
+    step = 1.0 / (np.linalg.eigvalsh(YGY)[-1] + 2.0 / C)
     alpha = project_dual_feasible(_check_alpha(alpha0, n, "alpha0"), y)
     beta = np.maximum(0.0, _check_alpha(beta0, n, "beta0"))
     for _ in range(steps):
         shrink = (alpha + beta) / C
-        alpha_ascent = 1.0 - YKY @ alpha - shrink
+        alpha_ascent = 1.0 - YGY @ alpha - shrink
         alpha = project_dual_feasible(alpha + step * alpha_ascent, y)
         beta = np.maximum(0.0, beta - step * shrink)
     return alpha, beta
 
 
-def solve_dual_by_active_sets(K, y, C, max_n: int = 14) -> np.ndarray:
+def solve_dual_by_active_sets(G, y, C, max_n: int = 14) -> np.ndarray:
     """Solve the dual by trying every support set ``S``: exponential, for tiny ``n`` only.
 
     For a candidate ``S`` the KKT conditions with ``alpha_i = 0`` off ``S`` are linear:
     ``Q_SS alpha_S + y_S b = 1`` and ``y_S^T alpha_S = 0``. A candidate is optimal when its
     solution has ``alpha_S >= 0`` and every ``i`` outside ``S`` satisfies
-    ``y_i (w^T x_i + b) >= 1``; the KKT conditions are sufficient for this convex problem.
+    ``y_i (x_i w + b) >= 1``; the KKT conditions are sufficient for this convex problem.
     Returns the first such ``alpha: (n,)``, trying smaller support sets first.
     """
     C = check_C(C)
@@ -417,8 +491,8 @@ def solve_dual_by_active_sets(K, y, C, max_n: int = 14) -> np.ndarray:
     n = y.shape[0]
     if n > positive_int(max_n, "max_n"):
         raise ValueError(f"brute force tries 2^n support sets; n = {n} > max_n = {max_n}.")
-    K = _check_gram(K, n)
-    Q = _dual_hessian(K, y, C)
+    G = _check_gram(G, n)
+    Q = _dual_hessian(G, y, C)
     for size in range(1, n + 1):
         for support in combinations(range(n), size):
             S = list(support)
@@ -434,7 +508,7 @@ def solve_dual_by_active_sets(K, y, C, max_n: int = 14) -> np.ndarray:
             alpha = np.zeros(n)
             alpha[S] = solution[:size]
             b = solution[size]
-            # y_i (w^T x_i + b) for alpha_i = 0 equals (Q alpha)_i + y_i b
+            # y_i (x_i w + b) for alpha_i = 0 equals (Q alpha)_i + y_i b
             margins = Q @ alpha + y * b
             outside = np.setdiff1d(np.arange(n), S)
             if alpha.min() >= -1e-12 and np.all(margins[outside] >= 1.0 - 1e-12):
@@ -449,15 +523,19 @@ __all__ = [
     "check_pm1_labels",
     "dual_function",
     "dual_objective",
+    "dual_objective_l1",
     "duality_gap",
     "lagrangian",
     "primal_gradient",
     "primal_objective",
+    "primal_objective_l1",
     "project_dual_feasible",
     "recover_primal",
+    "recover_primal_l1",
     "slacks",
     "solve_dual",
     "solve_dual_by_active_sets",
+    "solve_dual_l1",
     "solve_dual_with_slack_multipliers",
     "solve_primal",
 ]
