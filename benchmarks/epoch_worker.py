@@ -34,6 +34,13 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="BATCHES",
+        help="time each layer over this many batches (scaled to an epoch) instead of epochs",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,6 +69,14 @@ def matmul_rates(make, matmul) -> dict[str, float]:
     return rates
 
 
+def max_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (``ru_maxrss``; Linux: KiB)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
 def load_data(model_name: str):
     """Training images ``(60000, 784)`` float32 and labels: Fashion-MNIST for the CNN, MNIST
     for the dense models (the shapes, and so the times, are the same)."""
@@ -71,7 +86,7 @@ def load_data(model_name: str):
     return X, y
 
 
-def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
+def run_numpy(model_name: str, epochs: int, threads: int, seed: int, profile: int = 0) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
 
@@ -88,6 +103,16 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
         model = small_cnn(CNN_CHANNELS, seed=seed)
     else:
         model = MLP(SIZES[model_name], seed=seed)  # [784, 10] is softmax regression
+    library = f"numpy {np.__version__}, " + ", ".join(f"{a} {v} ({t} threads)" for a, v, t in blas)
+    if profile:
+        from layer_profile import profile_numpy
+
+        from mlderive.allocator import keep_freed_memory
+
+        keep_freed_memory()  # as train() does
+        times = profile_numpy(model, X, y, profile, BATCH_SIZE, LEARNING_RATE)
+        return {"library": library, "profile": times}
+    baseline = max_rss_mb()
     history = train(
         model,
         SGD(LEARNING_RATE),
@@ -99,8 +124,8 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
         progress=False,
     )
     return {
-        "library": f"numpy {np.__version__}, "
-        + ", ".join(f"{a} {v} ({t} threads)" for a, v, t in blas),
+        "library": library,
+        "peak_mb": [baseline, max_rss_mb()],
         "epoch_times": [float(t) for t in history.epoch_times[1:]],
         "warmup_time": float(history.epoch_times[0]),
         "final_loss": float(history.train_loss[-1]),
@@ -108,7 +133,7 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
     }
 
 
-def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
+def run_torch(model_name: str, epochs: int, threads: int, seed: int, profile: int = 0) -> dict:
     import torch
     import torch.nn.functional as F
 
@@ -139,6 +164,13 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
                 layers.append(torch.nn.ReLU())
             layers.append(torch.nn.Linear(d_in, d_out))
         model = torch.nn.Sequential(*layers)
+    library = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    if profile:
+        from layer_profile import profile_torch
+
+        times = profile_torch(model, X, y, profile, BATCH_SIZE, LEARNING_RATE)
+        return {"library": library, "profile": times}
+    baseline = max_rss_mb()
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(seed)
     n = X.shape[0]
@@ -157,7 +189,8 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
         times.append(time.perf_counter() - start)
         losses.append(total / n)
     return {
-        "library": f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+        "library": library,
+        "peak_mb": [baseline, max_rss_mb()],
         "epoch_times": times[1:],
         "warmup_time": times[0],
         "final_loss": losses[-1],
@@ -170,7 +203,7 @@ def main(argv=None) -> None:
     for variable in THREAD_VARIABLES:  # before numpy / torch start their thread pools
         os.environ[variable] = str(args.threads)
     run = run_numpy if args.side == "numpy" else run_torch
-    result = run(args.model, args.epochs, args.threads, args.seed)
+    result = run(args.model, args.epochs, args.threads, args.seed, args.profile)
     result.update(side=args.side, model=args.model, threads=args.threads)
     sys.stdout.write(json.dumps(result) + "\n")
 
