@@ -113,6 +113,7 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int, profile: in
         times = profile_numpy(model, X, y, profile, BATCH_SIZE, LEARNING_RATE)
         return {"library": library, "profile": times}
     baseline = max_rss_mb()
+    cpu_start = time.process_time()
     history = train(
         model,
         SGD(LEARNING_RATE),
@@ -126,6 +127,7 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int, profile: in
     return {
         "library": library,
         "peak_mb": [baseline, max_rss_mb()],
+        "cpu_per_wall": (time.process_time() - cpu_start) / sum(history.epoch_times),
         "epoch_times": [float(t) for t in history.epoch_times[1:]],
         "warmup_time": float(history.epoch_times[0]),
         "final_loss": float(history.train_loss[-1]),
@@ -175,6 +177,7 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int, profile: in
     generator = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     times, losses = [], []
+    cpu_start = time.process_time()
     for _ in range(1 + epochs):
         start = time.perf_counter()
         order = torch.randperm(n, generator=generator)
@@ -191,6 +194,7 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int, profile: in
     return {
         "library": library,
         "peak_mb": [baseline, max_rss_mb()],
+        "cpu_per_wall": (time.process_time() - cpu_start) / sum(times),
         "epoch_times": times[1:],
         "warmup_time": times[0],
         "final_loss": losses[-1],
