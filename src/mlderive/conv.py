@@ -206,17 +206,73 @@ class Conv2d:
         # A view: channel-major memory, (n, F, Ho, Wo) axes. The next layers keep that layout.
         return out.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), (cols, X.shape)
 
-    # Stride 1, the fast path. The zero-padded input is stored channel-major, one extra zero
-    # row per image: Xbuf: (C, n, Hp + 1, Wp). Read each image as one flat row of
-    # (Hp + 1) Wp values; the window element at offset (u, v) of output pixel (p, q) is then
-    # at u Wp + v + (p Wp + q). Taking q over the whole padded width Wp (not only the Wo
-    # valid columns) makes each offset's rows ONE contiguous run of Ho Wp values:
-    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i].flat[u Wp + v + j],  j < Ho Wp,
-    # copied in kh kw slices of Ho Wp values per image and channel instead of Ho runs of Wo.
-    # The columns with q >= Wo are junk; the forward output drops them, and the backward
-    # pass gives them a zero gradient so they contribute nothing. A last row of ones in
-    # cols_wide multiplies the bias, so out = [W_mat b] cols_wide in one product, and the
+    # Stride 1, the fast path. The zero-padded input is stored channel-major, each image as
+    # one flat row: Xbuf: (C, n, L). Image rows are R = W + p values apart: W pixels, then p
+    # zeros, which serve as the right padding of that row AND the left padding of the next
+    # (reading p columns to the left of a row's start lands in the previous row's zeros).
+    # Pixel (y, x) sits at p + (p + y) R + x, after p zeros and p zero rows; p zero rows and
+    # kw more zeros close the image. The window element at offset (u, v) of output pixel
+    # (p', q) is then at  u R + v + (p' R + q).  Taking q over the whole row length R (not
+    # only the Wo valid columns) makes each offset's entries ONE contiguous run of Ho R
+    # values per image and channel (instead of Ho runs of Wo):
+    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i, u R + v + j],   j < Ho R,
+    # The columns with q >= Wo are junk (R - Wo = p for a size-keeping 3x3 convolution,
+    # padding 1: one junk column per row). The forward output drops them, and the backward
+    # pass gives them a zero gradient, so they contribute nothing. A last row of ones in
+    # cols_wide multiplies the bias: out = [W_mat b] cols_wide in one product, and the
     # gradient's product gives db as its last column.
+
+    def _flat_layout(self, H: int, W: int) -> tuple[int, int, slice]:
+        """``(R, L, rows)``: row length, flat image length, and the slice of the flat image
+        that holds the ``H`` image rows (each of ``R`` values, the first ``W`` the pixels)."""
+        (_, kw), p = self.kernel_size, self.padding
+        R = W + p
+        start = p + p * R
+        return R, start + (H + p) * R + kw, slice(start, start + H * R)
+
+    def _forward_wide(self, X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
+        kh, kw = self.kernel_size
+        n, C, H, W = X.shape
+        F = self.out_channels
+        R, L, rows = self._flat_layout(H, W)
+        span = Ho * R
+        flat = self._kept_zeros("_Xpad", (C, n, L))
+        flat[:, :, rows].reshape(C, n, H, R)[:, :, :, :W] = X.transpose(1, 0, 2, 3)
+        cols = np.empty((C * kh * kw + 1, n, span), dtype=self.dtype)
+        by_offset = cols[:-1].reshape(C, kh, kw, n, span)
+        for u in range(kh):
+            for v in range(kw):
+                by_offset[:, u, v] = flat[:, :, u * R + v : u * R + v + span]
+        cols[-1] = 1
+        cols = cols.reshape(C * kh * kw + 1, n * span)
+        W_and_b = np.empty((F, C * kh * kw + 1), dtype=self.dtype)
+        W_and_b[:, :-1] = self.params["W"].reshape(F, -1)
+        W_and_b[:, -1] = self.params["b"]
+        out = (W_and_b @ cols).reshape(F, n, Ho, R)[:, :, :, :Wo]
+        return out.transpose(1, 0, 2, 3), (cols, X.shape, "wide")
+
+    def _backward_wide(self, upstream, cache: tuple, input_grad: bool):
+        cols, (n, C, H, W), _ = cache
+        kh, kw = self.kernel_size
+        F = self.out_channels
+        Ho, Wo = self.output_shape(H, W)
+        R, L, rows = self._flat_layout(H, W)
+        span = Ho * R
+        G = self._kept_zeros("_G", (F, n, Ho, R))  # only the valid columns are written
+        G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
+        G = G.reshape(F, n * span)
+        dW_and_db = G @ cols.T  # (F, C kh kw + 1)
+        self.grads["W"].reshape(F, -1)[...] = dW_and_db[:, :-1]
+        self.grads["b"][...] = dW_and_db[:, -1]
+        if not input_grad:
+            return None
+        dcols = (self.params["W"].reshape(F, -1).T @ G).reshape(C, kh, kw, n, span)
+        flat = np.zeros((C, n, L), dtype=self.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                flat[:, :, u * R + v : u * R + v + span] += dcols[:, u, v]
+        dX = flat[:, :, rows].reshape(C, n, H, R)[:, :, :, :W]
+        return dX.transpose(1, 0, 2, 3)
 
     def _kept_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A zero array that the layer keeps (attribute ``name``) and hands out again for
