@@ -176,9 +176,21 @@ def print_table(results: dict, threads: int, sides: list[str], models: list[str]
             )
         print(f"{'':<21}({flops / 1e9:.2f} GFLOP per epoch, batch {BATCH_SIZE}, {N_TRAIN} images)")
 
+    if threads == 1:
+        print("\nCPU seconds per epoch (one thread: the work done, whatever the host's load)")
+        for model in models:
+            line = f"  {LABELS[model]:<21}"
+            medians = {}
+            for side in sides:
+                cpu = [t for run in results.get((side, model), []) for t in run["epoch_cpu_times"]]
+                medians[side] = statistics.median(cpu)
+                line += f"{side} {medians[side]:.3f} ({min(cpu):.3f}-{max(cpu):.3f})   "
+            if "torch" in medians:
+                line += f"ours / PyTorch {medians['numpy'] / medians['torch']:.2f}"
+            print(line)
     if "torch" not in sides:
         return
-    print("\nours / PyTorch (below 1: ours is faster)")
+    print("\nours / PyTorch, wall time (below 1: ours is faster)")
     print(
         f"{'model':<21}{'ratio of medians':>17}{'paired by round: median (min-max)':>36}"
         f"{'best / best':>13}"
