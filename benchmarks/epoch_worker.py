@@ -34,6 +34,13 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="BATCHES",
+        help="time each layer over this many batches (scaled to an epoch) instead of epochs",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,6 +69,14 @@ def matmul_rates(make, matmul) -> dict[str, float]:
     return rates
 
 
+def max_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (``ru_maxrss``; Linux: KiB)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
 def load_data(model_name: str):
     """Training images ``(60000, 784)`` float32 and labels: Fashion-MNIST for the CNN, MNIST
     for the dense models (the shapes, and so the times, are the same)."""
@@ -71,7 +86,7 @@ def load_data(model_name: str):
     return X, y
 
 
-def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
+def run_numpy(model_name: str, epochs: int, threads: int, seed: int, profile: int = 0) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
 
@@ -88,6 +103,22 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
         model = small_cnn(CNN_CHANNELS, seed=seed)
     else:
         model = MLP(SIZES[model_name], seed=seed)  # [784, 10] is softmax regression
+    library = f"numpy {np.__version__}, " + ", ".join(f"{a} {v} ({t} threads)" for a, v, t in blas)
+    if profile:
+        from layer_profile import profile_numpy
+
+        from mlderive.allocator import keep_freed_memory
+
+        keep_freed_memory()  # as train() does
+        times = profile_numpy(model, X, y, profile, BATCH_SIZE, LEARNING_RATE)
+        return {"library": library, "profile": times}
+    baseline = max_rss_mb()
+    # CPU seconds per epoch: a clock read after every backward pass (the epochs' boundaries
+    # are known), so the data checks that train() runs first are not counted.
+    stamps, backward = [], model.backward
+    model.backward = lambda cache: (backward(cache), stamps.append(time.process_time()))
+    steps = -(-X.shape[0] // BATCH_SIZE)
+    cpu_start = time.process_time()
     history = train(
         model,
         SGD(LEARNING_RATE),
@@ -99,16 +130,20 @@ def run_numpy(model_name: str, epochs: int, threads: int, seed: int) -> dict:
         progress=False,
     )
     return {
-        "library": f"numpy {np.__version__}, "
-        + ", ".join(f"{a} {v} ({t} threads)" for a, v, t in blas),
+        "library": library,
+        "peak_mb": [baseline, max_rss_mb()],
+        "cpu_per_wall": (time.process_time() - cpu_start) / sum(history.epoch_times),
         "epoch_times": [float(t) for t in history.epoch_times[1:]],
+        "epoch_cpu_times": [
+            stamps[(e + 1) * steps - 1] - stamps[e * steps - 1] for e in range(1, 1 + epochs)
+        ],
         "warmup_time": float(history.epoch_times[0]),
         "final_loss": float(history.train_loss[-1]),
         "matmul_gflops": rates,
     }
 
 
-def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
+def run_torch(model_name: str, epochs: int, threads: int, seed: int, profile: int = 0) -> dict:
     import torch
     import torch.nn.functional as F
 
@@ -139,11 +174,21 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
                 layers.append(torch.nn.ReLU())
             layers.append(torch.nn.Linear(d_in, d_out))
         model = torch.nn.Sequential(*layers)
+    library = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    if profile:
+        from layer_profile import profile_torch
+
+        times = profile_torch(model, X, y, profile, BATCH_SIZE, LEARNING_RATE)
+        return {"library": library, "profile": times}
+    baseline = max_rss_mb()
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     generator = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     times, losses = [], []
+    cpu_start = time.process_time()
+    cpu_times = []
     for _ in range(1 + epochs):
+        cpu = time.process_time()
         start = time.perf_counter()
         order = torch.randperm(n, generator=generator)
         total = 0.0
@@ -155,10 +200,14 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int) -> dict:
             optimizer.step()
             total += loss.item() * rows.shape[0]  # the loss is read every step, as ours is
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu)
         losses.append(total / n)
     return {
-        "library": f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
+        "library": library,
+        "peak_mb": [baseline, max_rss_mb()],
+        "cpu_per_wall": (time.process_time() - cpu_start) / sum(times),
         "epoch_times": times[1:],
+        "epoch_cpu_times": cpu_times[1:],
         "warmup_time": times[0],
         "final_loss": losses[-1],
         "matmul_gflops": rates,
@@ -170,7 +219,7 @@ def main(argv=None) -> None:
     for variable in THREAD_VARIABLES:  # before numpy / torch start their thread pools
         os.environ[variable] = str(args.threads)
     run = run_numpy if args.side == "numpy" else run_torch
-    result = run(args.model, args.epochs, args.threads, args.seed)
+    result = run(args.model, args.epochs, args.threads, args.seed, args.profile)
     result.update(side=args.side, model=args.model, threads=args.threads)
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -87,7 +87,9 @@ def torch_problem() -> str | None:
     return None
 
 
-def run_worker(side: str, model: str, threads: int, epochs: int, timeout: float) -> dict:
+def run_worker(
+    side: str, model: str, threads: int, epochs: int, timeout: float, profile: int = 0
+) -> dict:
     command = [
         sys.executable,
         str(WORKER),
@@ -97,6 +99,8 @@ def run_worker(side: str, model: str, threads: int, epochs: int, timeout: float)
         str(threads),
         "--epochs",
         str(epochs),
+        "--profile",
+        str(profile),
     ]
     # The worker finds the data as the book does: MLDERIVE_DATA, then the cache, then a download.
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -172,9 +176,21 @@ def print_table(results: dict, threads: int, sides: list[str], models: list[str]
             )
         print(f"{'':<21}({flops / 1e9:.2f} GFLOP per epoch, batch {BATCH_SIZE}, {N_TRAIN} images)")
 
+    if threads == 1:
+        print("\nCPU seconds per epoch (one thread: the work done, whatever the host's load)")
+        for model in models:
+            line = f"  {LABELS[model]:<21}"
+            medians = {}
+            for side in sides:
+                cpu = [t for run in results.get((side, model), []) for t in run["epoch_cpu_times"]]
+                medians[side] = statistics.median(cpu)
+                line += f"{side} {medians[side]:.3f} ({min(cpu):.3f}-{max(cpu):.3f})   "
+            if "torch" in medians:
+                line += f"ours / PyTorch {medians['numpy'] / medians['torch']:.2f}"
+            print(line)
     if "torch" not in sides:
         return
-    print("\nours / PyTorch (below 1: ours is faster)")
+    print("\nours / PyTorch, wall time (below 1: ours is faster)")
     print(
         f"{'model':<21}{'ratio of medians':>17}{'paired by round: median (min-max)':>36}"
         f"{'best / best':>13}"
@@ -190,6 +206,68 @@ def print_table(results: dict, threads: int, sides: list[str], models: list[str]
         )
 
 
+def print_per_process(results: dict, sides: list[str], models: list[str]) -> None:
+    """Each process's median epoch in run order, and its CPU use: a process can settle in a
+    slow mode for its whole life (seen for the MLP: 0.39 s in some processes, 0.7 s in
+    others), which medians over all epochs hide. CPU seconds / wall seconds near the thread
+    count means the threads were computing (or spinning); far below it, the process waited
+    for a core (a busy host)."""
+    print("\nPer process: median epoch s [CPU s / wall s over the timed epochs], in run order")
+    for model in models:
+        for side in sides:
+            runs = results.get((side, model), [])
+            cells = []
+            for run in runs:
+                use = run.get("cpu_per_wall")
+                use = f" [{use:.1f}]" if use is not None else ""
+                cells.append(f"{statistics.median(run['epoch_times']):.3f}{use}")
+            medians = [statistics.median(run["epoch_times"]) for run in runs]
+            spread = max(medians) / min(medians)
+            note = f"  spread {spread:.2f}x" + ("  <- bimodal or busy?" if spread > 1.3 else "")
+            print(f"  {LABELS[model]:<21}{side:<7}" + "  ".join(cells) + note)
+
+
+def print_peak_memory(results: dict, sides: list[str], models: list[str]) -> None:
+    """Peak resident memory (ru_maxrss) per process: after loading the data and building the
+    model, and at the end (warm-up and timed epochs); the difference is what training adds."""
+    print("\nPeak resident memory per process, MB (ru_maxrss; median over processes):")
+    print(f"{'model':<21}{'side':<7}{'before training':>16}{'after':>8}{'training adds':>15}")
+    for model in models:
+        for side in sides:
+            runs = [run["peak_mb"] for run in results.get((side, model), []) if "peak_mb" in run]
+            if runs:
+                before = statistics.median(b for b, _ in runs)
+                after = statistics.median(a for _, a in runs)
+                extra = statistics.median(a - b for b, a in runs)
+                print(f"{LABELS[model]:<21}{side:<7}{before:16.0f}{after:8.0f}{extra:15.0f}")
+
+
+def print_profiles(profiles: dict[str, list[dict]]) -> None:
+    """Per-layer forward / backward CPU seconds per epoch (median over processes), per side."""
+    sides = list(profiles)
+    print("\nSmall CNN, per layer: CPU seconds per epoch (469 batches of 128), forward / backward")
+    print("(one thread per process; CPU time, so a busy host inflates it less than wall time)")
+    header = f"{'layer':<16}" + "".join(f"{side + ' fwd':>11}{side + ' bwd':>11}" for side in sides)
+    print(header)
+    print("-" * len(header))
+    names = list(profiles[sides[0]][0])
+    other = {side: list(profiles[side][0]) for side in sides}
+    totals = dict.fromkeys(sides, 0.0)
+    for row, name in enumerate(names):
+        line = f"{name:<16}"
+        for side in sides:
+            key = other[side][row] if row < len(other[side]) else None
+            if key is None:
+                line += f"{'':>22}"
+                continue
+            fwd = statistics.median(p[key][0] for p in profiles[side])
+            bwd = statistics.median(p[key][1] for p in profiles[side])
+            totals[side] += fwd + bwd
+            line += f"{fwd:11.3f}{bwd:11.3f}"
+        print(line)
+    print(f"{'total':<16}" + "".join(f"{totals[side]:22.3f}" for side in sides))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="NumPy (mlderive) vs PyTorch epoch times.")
     parser.add_argument("--rounds", type=int, default=6, help="A B alternations per model")
@@ -197,12 +275,35 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per process")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="BATCHES",
+        help="also time each CNN layer over this many batches, one thread, per side "
+        "(--rounds processes each; e.g. --profile 100)",
+    )
+    parser.add_argument("--profile-only", action="store_true", help="skip the epoch table")
     args = parser.parse_args(argv)
 
     problem = torch_problem()
     sides = ["numpy"] if problem else ["numpy", "torch"]
     if problem:
         print(f"PyTorch side skipped: {problem}. Showing our side only.")
+    profiles: dict[str, list[dict]] = {}
+    for round_number in range(1, args.rounds + 1 if args.profile else 1):
+        for side in sides:
+            run = run_worker(side, "cnn", 1, 0, args.timeout, args.profile)
+            profiles.setdefault(side, []).append(run["profile"])
+            total = sum(f + b for f, b in run["profile"].values())
+            print(
+                f"profile {round_number}/{args.rounds}  cnn {side:<6} {total:.2f} CPU s per epoch",
+                flush=True,
+            )
+    if profiles:
+        print_profiles(profiles)
+    if args.profile_only:
+        return
     results: dict[tuple[str, str], list[dict]] = {}
     for round_number in range(1, args.rounds + 1):
         for model in args.models:
@@ -215,6 +316,10 @@ def main(argv=None) -> None:
                     flush=True,
                 )
     print_table(results, args.threads, sides, args.models)
+    print_per_process(results, sides, args.models)
+    print_peak_memory(results, sides, args.models)
+    if profiles:
+        print_profiles(profiles)
 
 
 if __name__ == "__main__":

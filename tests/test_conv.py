@@ -120,6 +120,23 @@ def test_conv_matches_naive_loops_property(c_in, c_out, k, stride, padding, size
     np.testing.assert_allclose(layer.forward(X)[0], expected, rtol=1e-12, atol=1e-12)
 
 
+def test_conv_reused_buffers_give_fresh_results():
+    """The layer keeps its padded-input and gradient buffers between calls: a second call
+    (same or other shape, other values, channel-major input) must not see the first's data."""
+    rng = np.random.default_rng(1)
+    layer = conv64(2, 3, 3, 1, 1, seed=0)
+    W, b = layer.params["W"], layer.params["b"]
+    for shape in [(2, 2, 5, 6), (2, 2, 5, 6), (3, 2, 4, 4), (2, 2, 5, 6)]:
+        X = rng.normal(size=(shape[1], shape[0], *shape[2:])).transpose(1, 0, 2, 3)
+        out, cache = layer.forward(X)
+        np.testing.assert_allclose(out, conv2d_by_loops(X, W, b, 1, 1), rtol=1e-12, atol=1e-12)
+        G = rng.normal(size=out.shape)
+        dX = layer.backward(G, cache)
+        expected = Conv2d(3, 2, 3, padding=1, dtype=np.float64)
+        expected.params["W"][...] = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        np.testing.assert_allclose(dX, expected.forward(G)[0], atol=1e-12)
+
+
 @given(**GEOMETRY, seed=st.integers(0, 2**31 - 1))
 def test_col2im_is_the_adjoint_of_im2col(c_in, c_out, k, stride, padding, size, seed):
     """<im2col(X), D> = <X, col2im(D)> for every X and D: col2im is im2col's transpose."""
@@ -168,6 +185,30 @@ def test_maxpool_ties_go_to_the_first_maximum_only():
     _, cache = layer.forward(X)
     dX = layer.backward(np.array([[[[3.0]]]]), cache)
     np.testing.assert_array_equal(dX[0, 0], [[3.0, 0.0], [0.0, 0.0]])
+
+
+@settings(max_examples=25)
+@given(H=st.integers(2, 7), W=st.integers(2, 7), seed=st.integers(0, 2**31 - 1))
+def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed):
+    """The 2x2, stride-2 route: on small integers (many ties), each window's gradient goes to
+    its first arg-max in row-major order (numpy.argmax over the flattened window), rows and
+    columns past the last window get 0, and the output is the window maximum."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(2, 3, H, W)).astype(float)
+    layer = MaxPool2d()
+    out, cache = layer.forward(X)
+    G = rng.normal(size=out.shape)
+    dX = layer.backward(G, cache)
+    Ho, Wo = H // 2, W // 2
+    windows = X[:, :, : 2 * Ho, : 2 * Wo].reshape(2, 3, Ho, 2, Wo, 2).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(2, 3, Ho, Wo, 4)
+    np.testing.assert_array_equal(out, windows.max(axis=-1))
+    expected = np.zeros_like(X)
+    first = windows.argmax(axis=-1)
+    for i, c, p, q in np.ndindex(2, 3, Ho, Wo):
+        u, v = divmod(int(first[i, c, p, q]), 2)
+        expected[i, c, 2 * p + u, 2 * q + v] = G[i, c, p, q]
+    np.testing.assert_array_equal(dX, expected)
 
 
 def test_maxpool_bad_shapes_raise():

@@ -108,6 +108,12 @@ class Conv2d:
     ``db = sum of G's columns`` and ``dcols = W_mat^T G``, which col2im (the transpose of
     im2col) adds back into the padded input -- overlapping windows add up -- before the
     padding is cut off.
+
+    Memory layout: the output is a view with the axes ``(n, F, Ho, Wo)`` of a channel-major
+    array ``(F, n, Ho, Wo)``, the layout of the product; the layers after it keep that layout,
+    so the next convolution reads its input by channel without a transpose. With stride 1
+    both passes use a "wide" im2col (see the comment above :meth:`_forward_wide`): the same
+    products on a few more (zero-gradient) columns, with long contiguous copies.
     """
 
     skips_input_gradient = True  # backward(..., input_grad=False) skips dL/dX
@@ -192,15 +198,138 @@ class Conv2d:
         X = X if X.dtype == self.dtype else X.astype(self.dtype)
         n, F = X.shape[0], self.out_channels
         Ho, Wo = self.output_shape(X.shape[2], X.shape[3])
+        if self.stride == 1:
+            return self._forward_wide(X, Ho, Wo)
         cols = self.im2col(X)
         out = self.params["W"].reshape(F, -1) @ cols  # (F, n Ho Wo)
         out += self.params["b"][:, None]
-        out = out.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3)
-        return np.ascontiguousarray(out), (cols, X.shape)
+        # A view: channel-major memory, (n, F, Ho, Wo) axes. The next layers keep that layout.
+        return out.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), (cols, X.shape)
+
+    # Stride 1, the fast path. The zero-padded input is stored channel-major, each image as
+    # one flat row: Xbuf: (C, n, L). Image rows are R = W + p values apart: W pixels, then p
+    # zeros, which serve as the right padding of that row AND the left padding of the next
+    # (reading p columns to the left of a row's start lands in the previous row's zeros).
+    # Pixel (y, x) sits at p + (p + y) R + x, after p zeros and p zero rows; p zero rows and
+    # kw more zeros close the image. The window element at offset (u, v) of output pixel
+    # (p', q) is then at  u R + v + (p' R + q).  Taking q over the whole row length R (not
+    # only the Wo valid columns) makes each offset's entries ONE contiguous run of Ho R
+    # values per image and channel (instead of Ho runs of Wo):
+    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i, u R + v + j],   j < Ho R,
+    # The columns with q >= Wo are junk (R - Wo = p for a size-keeping 3x3 convolution,
+    # padding 1: one junk column per row). The forward output drops them, and the backward
+    # pass gives them a zero gradient, so they contribute nothing. A last row of ones in
+    # cols_wide multiplies the bias: out = [W_mat b] cols_wide in one product, and the
+    # gradient's product gives db as its last column.
+
+    def _flat_layout(self, H: int, W: int) -> tuple[int, int, slice]:
+        """``(R, L, rows)``: row length, flat image length, and the slice of the flat image
+        that holds the ``H`` image rows (each of ``R`` values, the first ``W`` the pixels)."""
+        (_, kw), p = self.kernel_size, self.padding
+        R = W + p
+        start = p + p * R
+        return R, start + (H + p) * R + kw, slice(start, start + H * R)
+
+    def _forward_wide(self, X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
+        kh, kw = self.kernel_size
+        n, C, H, W = X.shape
+        F = self.out_channels
+        R, L, rows = self._flat_layout(H, W)
+        span = Ho * R
+        flat = self._kept_zeros("_Xpad", (C, n, L))
+        flat[:, :, rows].reshape(C, n, H, R)[:, :, :, :W] = X.transpose(1, 0, 2, 3)
+        cols = np.empty((C * kh * kw + 1, n, span), dtype=self.dtype)
+        by_offset = cols[:-1].reshape(C, kh, kw, n, span)
+        for u in range(kh):
+            for v in range(kw):
+                by_offset[:, u, v] = flat[:, :, u * R + v : u * R + v + span]
+        cols[-1] = 1
+        cols = cols.reshape(C * kh * kw + 1, n * span)
+        W_and_b = np.empty((F, C * kh * kw + 1), dtype=self.dtype)
+        W_and_b[:, :-1] = self.params["W"].reshape(F, -1)
+        W_and_b[:, -1] = self.params["b"]
+        out = (W_and_b @ cols).reshape(F, n, Ho, R)[:, :, :, :Wo]
+        return out.transpose(1, 0, 2, 3), (cols, X.shape, "wide")
+
+    def _backward_wide(self, upstream, cache: tuple, input_grad: bool):
+        cols, (n, C, H, W), _ = cache
+        kh, kw = self.kernel_size
+        F = self.out_channels
+        Ho, Wo = self.output_shape(H, W)
+        R, L, rows = self._flat_layout(H, W)
+        span = Ho * R
+        G = self._kept_zeros("_G", (F, n, Ho, R))  # only the valid columns are written
+        G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
+        G = G.reshape(F, n * span)
+        dW_and_db = G @ cols.T  # (F, C kh kw + 1)
+        self.grads["W"].reshape(F, -1)[...] = dW_and_db[:, :-1]
+        self.grads["b"][...] = dW_and_db[:, -1]
+        if not input_grad:
+            return None
+        dcols = (self.params["W"].reshape(F, -1).T @ G).reshape(C, kh, kw, n, span)
+        flat = np.zeros((C, n, L), dtype=self.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                flat[:, :, u * R + v : u * R + v + span] += dcols[:, u, v]
+        dX = flat[:, :, rows].reshape(C, n, H, R)[:, :, :, :W]
+        return dX.transpose(1, 0, 2, 3)
+
+    def _kept_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A zero array that the layer keeps (attribute ``name``) and hands out again for
+        the same shape. Used only inside one pass, never cached or returned, for the padded
+        input and the upstream gradient: their callers write the same interior every time,
+        so the rest stays zero without clearing it."""
+        buffer = getattr(self, name, None)
+        if buffer is None or buffer.shape != shape or buffer.dtype != self.dtype:
+            buffer = np.zeros(shape, dtype=self.dtype)
+            setattr(self, name, buffer)
+        return buffer
+
+    def _forward_wide(self, X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
+        (kh, kw), p = self.kernel_size, self.padding
+        n, C, H, W = X.shape
+        F, Wp, span = self.out_channels, W + 2 * p, Ho * (W + 2 * p)
+        buffer = self._kept_zeros("_Xpad", (C, n, H + 2 * p + 1, Wp))
+        buffer[:, :, p : p + H, p : p + W] = X.transpose(1, 0, 2, 3)
+        flat = buffer.reshape(C, n, -1)
+        cols = np.empty((C * kh * kw + 1, n, span), dtype=self.dtype)
+        by_offset = cols[:-1].reshape(C, kh, kw, n, span)
+        for u in range(kh):
+            for v in range(kw):
+                by_offset[:, u, v] = flat[:, :, u * Wp + v : u * Wp + v + span]
+        cols[-1] = 1
+        cols = cols.reshape(C * kh * kw + 1, n * span)
+        W_and_b = np.empty((F, C * kh * kw + 1), dtype=self.dtype)
+        W_and_b[:, :-1] = self.params["W"].reshape(F, -1)
+        W_and_b[:, -1] = self.params["b"]
+        out = (W_and_b @ cols).reshape(F, n, Ho, Wp)[:, :, :, :Wo]
+        return out.transpose(1, 0, 2, 3), (cols, X.shape, "wide")
+
+    def _backward_wide(self, upstream, cache: tuple, input_grad: bool):
+        cols, (n, C, H, W), _ = cache
+        (kh, kw), p = self.kernel_size, self.padding
+        F, Wp = self.out_channels, W + 2 * p
+        Ho, Wo = self.output_shape(H, W)
+        span = Ho * Wp
+        G = self._kept_zeros("_G", (F, n, Ho, Wp))  # only the valid columns are written
+        G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
+        G = G.reshape(F, n * span)
+        dW_and_db = G @ cols.T  # (F, C kh kw + 1)
+        self.grads["W"].reshape(F, -1)[...] = dW_and_db[:, :-1]
+        self.grads["b"][...] = dW_and_db[:, -1]
+        if not input_grad:
+            return None
+        dcols = (self.params["W"].reshape(F, -1).T @ G).reshape(C, kh, kw, n, span)
+        dX = np.zeros((C, n, H + 2 * p + 1, Wp), dtype=self.dtype)
+        flat = dX.reshape(C, n, -1)
+        for u in range(kh):
+            for v in range(kw):
+                flat[:, :, u * Wp + v : u * Wp + v + span] += dcols[:, u, v]
+        return dX[:, :, p : p + H, p : p + W].transpose(1, 0, 2, 3)
 
     def backward(self, upstream, cache: tuple, input_grad: bool = True):
         """Fill ``self.grads`` from ``upstream: (n, F, Ho, Wo)``; return dL/dX or None."""
-        cols, input_shape = cache
+        input_shape = cache[1]
         n, F = input_shape[0], self.out_channels
         Ho, Wo = self.output_shape(input_shape[2], input_shape[3])
         if np.shape(upstream) != (n, F, Ho, Wo):
@@ -209,6 +338,9 @@ class Conv2d:
                 f"(the shape of its forward output); got {np.shape(upstream)}."
             )
         upstream = np.asarray(upstream, dtype=self.dtype)
+        if len(cache) == 3:
+            return self._backward_wide(upstream, cache, input_grad)
+        cols = cache[0]
         G = np.ascontiguousarray(upstream.transpose(1, 0, 2, 3)).reshape(F, -1)
         W_mat = self.params["W"].reshape(F, -1)
         np.matmul(G, cols.T, out=self.grads["W"].reshape(F, -1))
@@ -229,9 +361,12 @@ class MaxPool2d:
     Overlapping windows (``stride < kernel``) add their contributions.
 
     Both passes loop over the ``kh kw`` offsets inside a window, never over pixels: offset
-    ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``. The cache
-    holds the input and the output themselves (no copies), so no later layer may overwrite
-    them: do not put a ``ReLU(inplace=True)`` right after a pooling layer.
+    ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``. The
+    common 2x2, stride-2 case takes a shorter route (the max of each row of the window, then
+    of the two rows; see :meth:`_forward_2x2`) with the same result and gradient. The cache
+    holds the input itself (no copy), so no later layer may overwrite it: do not put a
+    ``ReLU(inplace=True)`` right after a pooling layer. The input gradient has the input's
+    memory layout.
     """
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
@@ -259,14 +394,31 @@ class MaxPool2d:
             )
         Ho = _output_size(X.shape[2], kh, self.stride)
         Wo = _output_size(X.shape[3], kw, self.stride)
+        if kh == kw == self.stride == 2:
+            return self._forward_2x2(X, Ho, Wo)
         offsets = self._offsets(Ho, Wo)
         out = X[(..., *next(offsets))].copy()
         for rows, columns in offsets:
             np.maximum(out, X[:, :, rows, columns], out=out)
         return out, (X, out)
 
+    @staticmethod
+    def _forward_2x2(X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
+        """2x2 windows, stride 2: the max of each window's top row, of its bottom row, then of
+        the two. The cache keeps the input and both row maxima (a quarter of the input each),
+        from which the backward pass finds the first arg-max in row-major order."""
+        top = np.maximum(
+            X[:, :, 0 : 2 * Ho : 2, 0 : 2 * Wo : 2], X[:, :, 0 : 2 * Ho : 2, 1 : 2 * Wo : 2]
+        )
+        bottom = np.maximum(
+            X[:, :, 1 : 2 * Ho : 2, 0 : 2 * Wo : 2], X[:, :, 1 : 2 * Ho : 2, 1 : 2 * Wo : 2]
+        )
+        return np.maximum(top, bottom), (X, top, bottom)
+
     def backward(self, upstream, cache: tuple) -> np.ndarray:
         """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
+        if len(cache) == 3:
+            return self._backward_2x2(upstream, cache)
         X, out = cache
         upstream = check_upstream(upstream, out, "MaxPool2d")
         (kh, kw), s = self.kernel_size, self.stride
@@ -287,6 +439,33 @@ class MaxPool2d:
                 np.multiply(upstream, first_max, out=dX[:, :, rows, columns])
             else:
                 dX[:, :, rows, columns] += upstream * first_max
+        return dX
+
+    @staticmethod
+    def _backward_2x2(upstream, cache: tuple) -> np.ndarray:
+        """Backward of :meth:`_forward_2x2`: each window's gradient goes to the bottom row if
+        its maximum is strictly larger than the top row's, else to the top row; within that
+        row, to the right element if strictly larger than the left one, else to the left one.
+        That is the first arg-max in row-major order. ``g - g * mask`` is exact: ``g`` or 0."""
+        X, top, bottom = cache
+        upstream = check_upstream(upstream, top, "MaxPool2d")
+        if upstream.strides != top.strides:  # one copy into the cached arrays' memory layout
+            same_layout = np.empty_like(top, dtype=upstream.dtype)
+            same_layout[...] = upstream
+            upstream = same_layout
+        Ho, Wo = top.shape[2:]
+        # dX in X's memory layout (channel-major stays channel-major); zeros only if rows or
+        # columns past the last window exist.
+        exact = X.shape[2] == 2 * Ho and X.shape[3] == 2 * Wo
+        dX = (np.empty_like if exact else np.zeros_like)(X, dtype=upstream.dtype)
+        to_bottom = upstream * (bottom > top)
+        to_top = np.subtract(upstream, to_bottom)
+        left, right = slice(0, 2 * Wo, 2), slice(1, 2 * Wo, 2)
+        for r, to_row in ((0, to_top), (1, to_bottom)):
+            rows = slice(r, 2 * Ho, 2)
+            right_wins = X[:, :, rows, right] > X[:, :, rows, left]
+            to_right = np.multiply(to_row, right_wins, out=dX[:, :, rows, right])
+            np.subtract(to_row, to_right, out=dX[:, :, rows, left])
         return dX
 
 
