@@ -222,58 +222,6 @@ class Conv2d:
     # cols_wide multiplies the bias: out = [W_mat b] cols_wide in one product, and the
     # gradient's product gives db as its last column.
 
-    def _flat_layout(self, H: int, W: int) -> tuple[int, int, slice]:
-        """``(R, L, rows)``: row length, flat image length, and the slice of the flat image
-        that holds the ``H`` image rows (each of ``R`` values, the first ``W`` the pixels)."""
-        (_, kw), p = self.kernel_size, self.padding
-        R = W + p
-        start = p + p * R
-        return R, start + (H + p) * R + kw, slice(start, start + H * R)
-
-    def _forward_wide(self, X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
-        kh, kw = self.kernel_size
-        n, C, H, W = X.shape
-        F = self.out_channels
-        R, L, rows = self._flat_layout(H, W)
-        span = Ho * R
-        flat = self._kept_zeros("_Xpad", (C, n, L))
-        flat[:, :, rows].reshape(C, n, H, R)[:, :, :, :W] = X.transpose(1, 0, 2, 3)
-        cols = np.empty((C * kh * kw + 1, n, span), dtype=self.dtype)
-        by_offset = cols[:-1].reshape(C, kh, kw, n, span)
-        for u in range(kh):
-            for v in range(kw):
-                by_offset[:, u, v] = flat[:, :, u * R + v : u * R + v + span]
-        cols[-1] = 1
-        cols = cols.reshape(C * kh * kw + 1, n * span)
-        W_and_b = np.empty((F, C * kh * kw + 1), dtype=self.dtype)
-        W_and_b[:, :-1] = self.params["W"].reshape(F, -1)
-        W_and_b[:, -1] = self.params["b"]
-        out = (W_and_b @ cols).reshape(F, n, Ho, R)[:, :, :, :Wo]
-        return out.transpose(1, 0, 2, 3), (cols, X.shape, "wide")
-
-    def _backward_wide(self, upstream, cache: tuple, input_grad: bool):
-        cols, (n, C, H, W), _ = cache
-        kh, kw = self.kernel_size
-        F = self.out_channels
-        Ho, Wo = self.output_shape(H, W)
-        R, L, rows = self._flat_layout(H, W)
-        span = Ho * R
-        G = self._kept_zeros("_G", (F, n, Ho, R))  # only the valid columns are written
-        G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
-        G = G.reshape(F, n * span)
-        dW_and_db = G @ cols.T  # (F, C kh kw + 1)
-        self.grads["W"].reshape(F, -1)[...] = dW_and_db[:, :-1]
-        self.grads["b"][...] = dW_and_db[:, -1]
-        if not input_grad:
-            return None
-        dcols = (self.params["W"].reshape(F, -1).T @ G).reshape(C, kh, kw, n, span)
-        flat = np.zeros((C, n, L), dtype=self.dtype)
-        for u in range(kh):
-            for v in range(kw):
-                flat[:, :, u * R + v : u * R + v + span] += dcols[:, u, v]
-        dX = flat[:, :, rows].reshape(C, n, H, R)[:, :, :, :W]
-        return dX.transpose(1, 0, 2, 3)
-
     def _kept_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A zero array that the layer keeps (attribute ``name``) and hands out again for
         the same shape. Used only inside one pass, never cached or returned, for the padded
