@@ -25,6 +25,16 @@ def _scaled(times: dict[str, list[float]], batches: int) -> dict[str, list[float
     return {name: [t * STEPS_PER_EPOCH / batches for t in pair] for name, pair in times.items()}
 
 
+def _add(times, names, forward, backward, loss_time: float, update_time: float) -> None:
+    """Add one step's per-layer forward and backward times (and the loss's and the
+    update's) to the running totals ``times``."""
+    for name, f, b in zip(names, forward, backward, strict=True):
+        times[name][0] += f
+        times[name][1] += b
+    times["loss"][0] += loss_time
+    times["update"][0] += update_time
+
+
 def profile_numpy(model, X, y, batches: int, batch_size: int, lr: float) -> dict:
     """``{layer name: [forward s, backward s]}`` per epoch, in the layers' order."""
     import numpy as np
@@ -36,7 +46,7 @@ def profile_numpy(model, X, y, batches: int, batch_size: int, lr: float) -> dict
     names = [f"{i} {type(layer).__name__}" for i, layer in enumerate(model.layers)]
     times = {name: [0.0, 0.0] for name in [*names, "loss", "update"]}
     clock = time.process_time  # CPU seconds: steady on a busy host (run with one thread)
-    for step in range(batches + 5):  # the first 5 steps are a warm-up
+    for step in range(batches + 5):
         rows = rng.integers(0, X.shape[0], batch_size)
         out = model._input(X[rows])
         caches, spent = [], []
@@ -61,13 +71,8 @@ def profile_numpy(model, X, y, batches: int, batch_size: int, lr: float) -> dict
         start = clock()
         optimizer.step(model.params, model.grads)
         update_time = clock() - start
-        if step < 5:
-            continue
-        for name, f, b in zip(names, spent, back, strict=True):
-            times[name][0] += f
-            times[name][1] += b
-        times["loss"][0] += loss_time
-        times["update"][0] += update_time
+        if step >= 5:  # the first 5 steps are a warm-up
+            _add(times, names, spent, back, loss_time, update_time)
     return _scaled(times, batches)
 
 
@@ -109,11 +114,6 @@ def profile_torch(model, X, y, batches: int, batch_size: int, lr: float) -> dict
         start = clock()
         optimizer.step()
         update_time = clock() - start
-        if step < 5:
-            continue
-        for name, f, b in zip(names, spent, back, strict=True):
-            times[name][0] += f
-            times[name][1] += b
-        times["loss"][0] += loss_time
-        times["update"][0] += update_time
+        if step >= 5:  # the first 5 steps are a warm-up
+            _add(times, names, spent, back, loss_time, update_time)
     return _scaled(times, batches)
