@@ -120,6 +120,29 @@ def test_conv_matches_naive_loops_property(c_in, c_out, k, stride, padding, size
     np.testing.assert_allclose(layer.forward(X)[0], expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kh, kw", [(1, 1), (1, 3), (3, 1), (2, 2), (3, 3), (3, 5), (5, 5)])
+def test_wide_stride_one_path_every_padding(kh, kw):
+    """The stride-1 path reads the right padding of a row from the next row's left padding:
+    check it for every padding from 0 to past the kernel (p > kw - 1 widens the rows), on
+    the smallest and a larger image: forward against the loops, backward by adjointness
+    (the convolution without its bias is linear in X and in W)."""
+    rng = np.random.default_rng(kh * 10 + kw)
+    for p in range(4):
+        for H, W in [(max(kh - 2 * p, 1), max(kw - 2 * p, 1)), (kh + 3, kw + 4)]:
+            layer = Conv2d(2, 3, (kh, kw), padding=p, seed=p, dtype=np.float64)
+            layer.params["b"][:] = rng.normal(size=3)
+            X = rng.normal(size=(2, 2, H, W))
+            out, cache = layer.forward(X)
+            expected = conv2d_by_loops(X, layer.params["W"], layer.params["b"], 1, p)
+            np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+            G = rng.normal(size=out.shape)
+            dX = layer.backward(G, cache)
+            linear = np.sum(G * (out - layer.params["b"][:, None, None]))
+            assert np.isclose(np.sum(X * dX), linear, rtol=1e-10)
+            assert np.isclose(np.sum(layer.params["W"] * layer.grads["W"]), linear, rtol=1e-10)
+            np.testing.assert_allclose(layer.grads["b"], G.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
 def test_conv_reused_buffers_give_fresh_results():
     """The layer keeps its padded-input and gradient buffers between calls: a second call
     (same or other shape, other values, channel-major input) must not see the first's data."""

@@ -206,21 +206,34 @@ class Conv2d:
         # A view: channel-major memory, (n, F, Ho, Wo) axes. The next layers keep that layout.
         return out.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), (cols, X.shape)
 
-    # Stride 1, the fast path. The zero-padded input is stored channel-major, each image as
-    # one flat row: Xbuf: (C, n, L). Image rows are R = W + p values apart: W pixels, then p
-    # zeros, which serve as the right padding of that row AND the left padding of the next
-    # (reading p columns to the left of a row's start lands in the previous row's zeros).
-    # Pixel (y, x) sits at p + (p + y) R + x, after p zeros and p zero rows; p zero rows and
-    # kw more zeros close the image. The window element at offset (u, v) of output pixel
-    # (p', q) is then at  u R + v + (p' R + q).  Taking q over the whole row length R (not
-    # only the Wo valid columns) makes each offset's entries ONE contiguous run of Ho R
-    # values per image and channel (instead of Ho runs of Wo):
-    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i, u R + v + j],   j < Ho R,
-    # The columns with q >= Wo are junk (R - Wo = p for a size-keeping 3x3 convolution,
-    # padding 1: one junk column per row). The forward output drops them, and the backward
-    # pass gives them a zero gradient, so they contribute nothing. A last row of ones in
-    # cols_wide multiplies the bias: out = [W_mat b] cols_wide in one product, and the
-    # gradient's product gives db as its last column.
+    # Stride 1, the fast path. The zero-padded input is stored channel-major in a buffer
+    # Xbuf: (C, n, rows, R) whose rows are R = W + p values wide: p zeros, then the W pixels
+    # of an image row (R = Wo, a little wider, in the rare case p > kw - 1). There is no
+    # right padding: reading past the end of a row lands on the next row's first p zeros,
+    # which serve as the right padding of that row AND the left padding of the next. Above
+    # the image p zero rows, below it p + 1 (p if kw = 1: the last window reads a little
+    # past the bottom padding; see :meth:`_wide_shape`). With each image flattened to one
+    # line of rows R values, pixel (y, x) of the padded image sits at y R + x for every
+    # x < W + 2p, and the window element at offset (u, v) of output pixel (p', q) at
+    # u R + v + (p' R + q). Taking q over the whole row length R (not only the Wo valid
+    # columns) makes each offset's entries ONE contiguous run of Ho R values per image and
+    # channel (instead of Ho runs of Wo):
+    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i, u R + v + j],   j < Ho R.
+    # The columns with q >= Wo are junk (R - Wo = max(kw - 1 - p, 0): one junk column per
+    # row for a size-keeping 3x3 convolution, padding 1; none for 5x5, padding 2). The
+    # forward output drops them, and the backward pass gives them a zero gradient, so they
+    # contribute nothing. A last row of ones in cols_wide multiplies the bias:
+    # out = [W_mat b] cols_wide in one product, and the gradient's product gives db as its
+    # last column.
+
+    def _wide_shape(self, H: int, W: int) -> tuple[int, int]:
+        """``(rows, R)`` of one image in the wide layout: the last read, at index
+        ``(Ho + kh - 1) R + kw - 2``, stays inside ``rows R``. ``(H, W)`` -> ``(rows, R)``
+        is one-to-one, so a buffer of that shape belongs to one input size."""
+        (kh, kw), p = self.kernel_size, self.padding
+        Ho, Wo = self.output_shape(H, W)
+        R = max(W + p, Wo)
+        return Ho + kh - 1 + -(-(kw - 1) // R), R  # the last term: ceil((kw - 1) / R)
 
     def _kept_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A zero array that the layer keeps (attribute ``name``) and hands out again for
@@ -234,32 +247,38 @@ class Conv2d:
         return buffer
 
     def _forward_wide(self, X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
+        """Stride-1 forward pass by the wide im2col; ``X: (n, C, H, W)`` -> ``(n, F, Ho, Wo)``."""
         (kh, kw), p = self.kernel_size, self.padding
         n, C, H, W = X.shape
-        F, Wp, span = self.out_channels, W + 2 * p, Ho * (W + 2 * p)
-        buffer = self._kept_zeros("_Xpad", (C, n, H + 2 * p + 1, Wp))
+        F = self.out_channels
+        rows, R = self._wide_shape(H, W)
+        span = Ho * R
+        buffer = self._kept_zeros("_Xpad", (C, n, rows, R))
         buffer[:, :, p : p + H, p : p + W] = X.transpose(1, 0, 2, 3)
-        flat = buffer.reshape(C, n, -1)
+        flat = buffer.reshape(C, n, rows * R)
         cols = np.empty((C * kh * kw + 1, n, span), dtype=self.dtype)
         by_offset = cols[:-1].reshape(C, kh, kw, n, span)
         for u in range(kh):
             for v in range(kw):
-                by_offset[:, u, v] = flat[:, :, u * Wp + v : u * Wp + v + span]
+                by_offset[:, u, v] = flat[:, :, u * R + v : u * R + v + span]
         cols[-1] = 1
         cols = cols.reshape(C * kh * kw + 1, n * span)
         W_and_b = np.empty((F, C * kh * kw + 1), dtype=self.dtype)
         W_and_b[:, :-1] = self.params["W"].reshape(F, -1)
         W_and_b[:, -1] = self.params["b"]
-        out = (W_and_b @ cols).reshape(F, n, Ho, Wp)[:, :, :, :Wo]
+        out = (W_and_b @ cols).reshape(F, n, Ho, R)[:, :, :, :Wo]
         return out.transpose(1, 0, 2, 3), (cols, X.shape, "wide")
 
     def _backward_wide(self, upstream, cache: tuple, input_grad: bool):
+        """Backward of :meth:`_forward_wide`: the transposed copies add into a zero buffer of
+        the same layout, whose pixels are dL/dX (what lands on padding is dropped)."""
         cols, (n, C, H, W), _ = cache
         (kh, kw), p = self.kernel_size, self.padding
-        F, Wp = self.out_channels, W + 2 * p
+        F = self.out_channels
         Ho, Wo = self.output_shape(H, W)
-        span = Ho * Wp
-        G = self._kept_zeros("_G", (F, n, Ho, Wp))  # only the valid columns are written
+        rows, R = self._wide_shape(H, W)
+        span = Ho * R
+        G = self._kept_zeros("_G", (F, n, Ho, R))  # only the valid columns are written
         G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
         G = G.reshape(F, n * span)
         dW_and_db = G @ cols.T  # (F, C kh kw + 1)
@@ -268,11 +287,11 @@ class Conv2d:
         if not input_grad:
             return None
         dcols = (self.params["W"].reshape(F, -1).T @ G).reshape(C, kh, kw, n, span)
-        dX = np.zeros((C, n, H + 2 * p + 1, Wp), dtype=self.dtype)
-        flat = dX.reshape(C, n, -1)
+        dX = np.zeros((C, n, rows, R), dtype=self.dtype)
+        flat = dX.reshape(C, n, rows * R)
         for u in range(kh):
             for v in range(kw):
-                flat[:, :, u * Wp + v : u * Wp + v + span] += dcols[:, u, v]
+                flat[:, :, u * R + v : u * R + v + span] += dcols[:, u, v]
         return dX[:, :, p : p + H, p : p + W].transpose(1, 0, 2, 3)
 
     def backward(self, upstream, cache: tuple, input_grad: bool = True):
