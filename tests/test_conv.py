@@ -210,18 +210,31 @@ def test_maxpool_ties_go_to_the_first_maximum_only():
     np.testing.assert_array_equal(dX[0, 0], [[3.0, 0.0], [0.0, 0.0]])
 
 
-@settings(max_examples=25)
-@given(H=st.integers(2, 7), W=st.integers(2, 7), seed=st.integers(0, 2**31 - 1))
-def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed):
+@settings(max_examples=40)
+@given(
+    H=st.integers(2, 7),
+    W=st.integers(2, 7),
+    seed=st.integers(0, 2**31 - 1),
+    layout=st.sampled_from(["standard", "channel-major", "strided"]),
+)
+def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed, layout):
     """The 2x2, stride-2 route: on small integers (many ties), each window's gradient goes to
     its first arg-max in row-major order (numpy.argmax over the flattened window), rows and
-    columns past the last window get 0, and the output is the window maximum."""
+    columns past the last window get 0, and the output is the window maximum. For an input
+    stored (n, C, H, W), channel-major (C, n, H, W), or not contiguous at all; the gradient
+    of a channel-major input is channel-major."""
     rng = np.random.default_rng(seed)
     X = rng.integers(0, 3, size=(2, 3, H, W)).astype(float)
+    if layout == "channel-major":
+        X = np.ascontiguousarray(X.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    elif layout == "strided":
+        X = np.repeat(X, 2, axis=3)[:, :, :, ::2]
     layer = MaxPool2d()
     out, cache = layer.forward(X)
     G = rng.normal(size=out.shape)
     dX = layer.backward(G, cache)
+    if layout == "channel-major":
+        assert dX.transpose(1, 0, 2, 3).flags.c_contiguous
     Ho, Wo = H // 2, W // 2
     windows = X[:, :, : 2 * Ho, : 2 * Wo].reshape(2, 3, Ho, 2, Wo, 2).transpose(0, 1, 2, 4, 3, 5)
     windows = windows.reshape(2, 3, Ho, Wo, 4)

@@ -329,11 +329,11 @@ class MaxPool2d:
 
     Both passes loop over the ``kh kw`` offsets inside a window, never over pixels: offset
     ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``. The
-    common 2x2, stride-2 case takes a shorter route (the max of each row of the window, then
-    of the two rows; see :meth:`_forward_2x2`) with the same result and gradient. The cache
-    holds the input itself (no copy), so no later layer may overwrite it: do not put a
-    ``ReLU(inplace=True)`` right after a pooling layer. The input gradient has the input's
-    memory layout.
+    common 2x2, stride-2 case on an even-sized input takes a shorter route (the max of each
+    row of the window, then of the two rows; see :meth:`_forward_2x2`) with the same result
+    and gradient. The cache holds the input itself (no copy, unless its memory is not
+    contiguous), so no later layer may overwrite it: do not put a ``ReLU(inplace=True)``
+    right after a pooling layer. The input gradient has the input's memory layout.
     """
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
@@ -361,8 +361,8 @@ class MaxPool2d:
             )
         Ho = _output_size(X.shape[2], kh, self.stride)
         Wo = _output_size(X.shape[3], kw, self.stride)
-        if kh == kw == self.stride == 2:
-            return self._forward_2x2(X, Ho, Wo)
+        if kh == kw == self.stride == 2 and X.shape[2] == 2 * Ho and X.shape[3] == 2 * Wo:
+            return self._forward_2x2(X)
         offsets = self._offsets(Ho, Wo)
         out = X[(..., *next(offsets))].copy()
         for rows, columns in offsets:
@@ -370,21 +370,28 @@ class MaxPool2d:
         return out, (X, out)
 
     @staticmethod
-    def _forward_2x2(X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
-        """2x2 windows, stride 2: the max of each window's top row, of its bottom row, then of
-        the two. The cache keeps the input and both row maxima (a quarter of the input each),
-        from which the backward pass finds the first arg-max in row-major order."""
-        top = np.maximum(
-            X[:, :, 0 : 2 * Ho : 2, 0 : 2 * Wo : 2], X[:, :, 0 : 2 * Ho : 2, 1 : 2 * Wo : 2]
-        )
-        bottom = np.maximum(
-            X[:, :, 1 : 2 * Ho : 2, 0 : 2 * Wo : 2], X[:, :, 1 : 2 * Ho : 2, 1 : 2 * Wo : 2]
-        )
-        return np.maximum(top, bottom), (X, top, bottom)
+    def _forward_2x2(X: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """2x2 windows, stride 2, ``X: (n, C, 2 Ho, 2 Wo)``: the max of each window's top row,
+        of its bottom row, then of the two. The cache keeps the input (as a C-contiguous
+        array ``A``, see below) and both row maxima (a quarter of the input each), from which
+        the backward pass finds the first arg-max in row-major order.
+
+        ``A`` is X's memory read in storage order: ``X.transpose(1, 0, 2, 3)``, that is
+        ``(C, n, H, W)``, if X is a view of a contiguous channel-major array (as a ReLU's
+        output after a convolution is), else X itself (copied if not contiguous). The
+        pooling does not mind which two axes come first; the results are transposed back."""
+        by_channel = X.transpose(1, 0, 2, 3)
+        channel_major = by_channel.flags.c_contiguous and not X.flags.c_contiguous
+        A = by_channel if channel_major else np.ascontiguousarray(X)
+        top = np.maximum(A[:, :, 0::2, 0::2], A[:, :, 0::2, 1::2])
+        bottom = np.maximum(A[:, :, 1::2, 0::2], A[:, :, 1::2, 1::2])
+        out = np.maximum(top, bottom)
+        cache = (A, top, bottom, channel_major)
+        return (out.transpose(1, 0, 2, 3) if channel_major else out), cache
 
     def backward(self, upstream, cache: tuple) -> np.ndarray:
         """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
-        if len(cache) == 3:
+        if len(cache) == 4:  # the cache of _forward_2x2 (the general one is (X, out))
             return self._backward_2x2(upstream, cache)
         X, out = cache
         upstream = check_upstream(upstream, out, "MaxPool2d")
@@ -413,27 +420,33 @@ class MaxPool2d:
         """Backward of :meth:`_forward_2x2`: each window's gradient goes to the bottom row if
         its maximum is strictly larger than the top row's, else to the top row; within that
         row, to the right element if strictly larger than the left one, else to the left one.
-        That is the first arg-max in row-major order. ``g - g * mask`` is exact: ``g`` or 0."""
-        X, top, bottom = cache
-        upstream = check_upstream(upstream, top, "MaxPool2d")
-        if upstream.strides != top.strides:  # one copy into the cached arrays' memory layout
-            same_layout = np.empty_like(top, dtype=upstream.dtype)
-            same_layout[...] = upstream
-            upstream = same_layout
-        Ho, Wo = top.shape[2:]
-        # dX in X's memory layout (channel-major stays channel-major); zeros only if rows or
-        # columns past the last window exist.
-        exact = X.shape[2] == 2 * Ho and X.shape[3] == 2 * Wo
-        dX = (np.empty_like if exact else np.zeros_like)(X, dtype=upstream.dtype)
-        to_bottom = upstream * (bottom > top)
-        to_top = np.subtract(upstream, to_bottom)
-        left, right = slice(0, 2 * Wo, 2), slice(1, 2 * Wo, 2)
-        for r, to_row in ((0, to_top), (1, to_bottom)):
-            rows = slice(r, 2 * Ho, 2)
-            right_wins = X[:, :, rows, right] > X[:, :, rows, left]
-            to_right = np.multiply(to_row, right_wins, out=dX[:, :, rows, right])
-            np.subtract(to_row, to_right, out=dX[:, :, rows, left])
-        return dX
+        That is the first arg-max in row-major order. ``g - g * mask`` is exact: ``g`` or 0.
+
+        In ``A``'s axis order (``top, bottom, g: (a, b, Ho, Wo)``, ``A, dA: (a, b, H, W)``):
+        first ``to_rows: (a, b, H, Wo)``, the gradient reaching each row of each window; then
+        its split between the row's two columns, each one NumPy call over all rows at once
+        (a contiguous mask and output columns evenly spaced in memory: one long loop each,
+        far faster than a call per row parity)."""
+        A, top, bottom, channel_major = cache
+        upstream = check_upstream(
+            upstream, top.transpose(1, 0, 2, 3) if channel_major else top, "MaxPool2d"
+        )
+        g = np.ascontiguousarray(upstream.transpose(1, 0, 2, 3) if channel_major else upstream)
+        to_rows = np.empty(A.shape[:3] + top.shape[3:], dtype=g.dtype)
+        to_bottom = np.multiply(g, bottom > top, out=to_rows[:, :, 1::2])
+        np.subtract(g, to_bottom, out=to_rows[:, :, 0::2])
+        # right_wins[..., k] = A[..., 2k + 1] > A[..., 2k]: one comparison of the flat input
+        # with itself shifted by one (contiguous, so fast; the pairs (2k + 1, 2k + 2) are
+        # compared too and ignored, as is the last entry, never set), then the even
+        # entries, copied into a contiguous mask.
+        flat = A.reshape(-1)
+        greater = np.empty(A.shape, dtype=bool)
+        np.greater(flat[1:], flat[:-1], out=greater.reshape(-1)[:-1])
+        right_wins = greater[..., 0::2].copy()
+        dA = np.empty(A.shape, dtype=g.dtype)
+        to_right = np.multiply(to_rows, right_wins, out=dA[..., 1::2])
+        np.subtract(to_rows, to_right, out=dA[..., 0::2])
+        return dA.transpose(1, 0, 2, 3) if channel_major else dA
 
 
 class BatchNorm:
