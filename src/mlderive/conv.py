@@ -208,13 +208,13 @@ class Conv2d:
 
     # Stride 1, the fast path. The zero-padded input is stored channel-major in a buffer
     # Xbuf: (C, n, rows, R) whose rows are R = W + p values wide: p zeros, then the W pixels
-    # of an image row (R = Wo, a little wider, in the rare case p > kw - 1). There is no
-    # right padding: reading past the end of a row lands on the next row's first p zeros,
-    # which serve as the right padding of that row AND the left padding of the next. Above
-    # the image p zero rows, below it p + 1 (p if kw = 1: the last window reads a little
-    # past the bottom padding; see :meth:`_wide_shape`). With each image flattened to one
-    # line of rows R values, pixel (y, x) of the padded image sits at y R + x for every
-    # x < W + 2p, and the window element at offset (u, v) of output pixel (p', q) at
+    # of an image row (in the rare case p > kw - 1, R = Wo, with zeros after the pixels).
+    # There is no right padding: reading past the end of a row lands on the next row's first
+    # p zeros, which serve as the right padding of that row AND the left padding of the
+    # next. Above the image p zero rows; below it p + 1 as a rule (the last window reads a
+    # little past the bottom padding; see :meth:`_wide_shape`). With each image flattened
+    # to one line of rows R values, pixel (y, x) of the padded image sits at y R + x for
+    # every x < W + 2p, and the window element at offset (u, v) of output pixel (p', q) at
     # u R + v + (p' R + q). Taking q over the whole row length R (not only the Wo valid
     # columns) makes each offset's entries ONE contiguous run of Ho R values per image and
     # channel (instead of Ho runs of Wo):
@@ -333,7 +333,8 @@ class MaxPool2d:
     row of the window, then of the two rows; see :meth:`_forward_2x2`) with the same result
     and gradient. The cache holds the input itself (no copy, unless its memory is not
     contiguous), so no later layer may overwrite it: do not put a ``ReLU(inplace=True)``
-    right after a pooling layer. The input gradient has the input's memory layout.
+    right after a pooling layer. The input gradient of a channel-major input (a view of a
+    ``(C, n, H, W)`` array, as the convolutions produce) is channel-major too.
     """
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
