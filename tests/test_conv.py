@@ -120,6 +120,29 @@ def test_conv_matches_naive_loops_property(c_in, c_out, k, stride, padding, size
     np.testing.assert_allclose(layer.forward(X)[0], expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kh, kw", [(1, 1), (1, 3), (3, 1), (2, 2), (3, 3), (3, 5), (5, 5)])
+def test_wide_stride_one_path_every_padding(kh, kw):
+    """The stride-1 path reads the right padding of a row from the next row's left padding:
+    check it for every padding from 0 to past the kernel (p > kw - 1 widens the rows), on
+    the smallest and a larger image: forward against the loops, backward by adjointness
+    (the convolution without its bias is linear in X and in W)."""
+    rng = np.random.default_rng(kh * 10 + kw)
+    for p in range(4):
+        for H, W in [(max(kh - 2 * p, 1), max(kw - 2 * p, 1)), (kh + 3, kw + 4)]:
+            layer = Conv2d(2, 3, (kh, kw), padding=p, seed=p, dtype=np.float64)
+            layer.params["b"][:] = rng.normal(size=3)
+            X = rng.normal(size=(2, 2, H, W))
+            out, cache = layer.forward(X)
+            expected = conv2d_by_loops(X, layer.params["W"], layer.params["b"], 1, p)
+            np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+            G = rng.normal(size=out.shape)
+            dX = layer.backward(G, cache)
+            linear = np.sum(G * (out - layer.params["b"][:, None, None]))
+            assert np.isclose(np.sum(X * dX), linear, rtol=1e-10)
+            assert np.isclose(np.sum(layer.params["W"] * layer.grads["W"]), linear, rtol=1e-10)
+            np.testing.assert_allclose(layer.grads["b"], G.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
 def test_conv_reused_buffers_give_fresh_results():
     """The layer keeps its padded-input and gradient buffers between calls: a second call
     (same or other shape, other values, channel-major input) must not see the first's data."""
@@ -187,18 +210,31 @@ def test_maxpool_ties_go_to_the_first_maximum_only():
     np.testing.assert_array_equal(dX[0, 0], [[3.0, 0.0], [0.0, 0.0]])
 
 
-@settings(max_examples=25)
-@given(H=st.integers(2, 7), W=st.integers(2, 7), seed=st.integers(0, 2**31 - 1))
-def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed):
+@settings(max_examples=40)
+@given(
+    H=st.integers(2, 7),
+    W=st.integers(2, 7),
+    seed=st.integers(0, 2**31 - 1),
+    layout=st.sampled_from(["standard", "channel-major", "strided"]),
+)
+def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed, layout):
     """The 2x2, stride-2 route: on small integers (many ties), each window's gradient goes to
     its first arg-max in row-major order (numpy.argmax over the flattened window), rows and
-    columns past the last window get 0, and the output is the window maximum."""
+    columns past the last window get 0, and the output is the window maximum. For an input
+    stored (n, C, H, W), channel-major (C, n, H, W), or not contiguous at all; the gradient
+    of a channel-major input is channel-major."""
     rng = np.random.default_rng(seed)
     X = rng.integers(0, 3, size=(2, 3, H, W)).astype(float)
+    if layout == "channel-major":
+        X = np.ascontiguousarray(X.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    elif layout == "strided":
+        X = np.repeat(X, 2, axis=3)[:, :, :, ::2]
     layer = MaxPool2d()
     out, cache = layer.forward(X)
     G = rng.normal(size=out.shape)
     dX = layer.backward(G, cache)
+    if layout == "channel-major":
+        assert dX.transpose(1, 0, 2, 3).flags.c_contiguous
     Ho, Wo = H // 2, W // 2
     windows = X[:, :, : 2 * Ho, : 2 * Wo].reshape(2, 3, Ho, 2, Wo, 2).transpose(0, 1, 2, 4, 3, 5)
     windows = windows.reshape(2, 3, Ho, Wo, 4)

@@ -206,21 +206,34 @@ class Conv2d:
         # A view: channel-major memory, (n, F, Ho, Wo) axes. The next layers keep that layout.
         return out.reshape(F, n, Ho, Wo).transpose(1, 0, 2, 3), (cols, X.shape)
 
-    # Stride 1, the fast path. The zero-padded input is stored channel-major, each image as
-    # one flat row: Xbuf: (C, n, L). Image rows are R = W + p values apart: W pixels, then p
-    # zeros, which serve as the right padding of that row AND the left padding of the next
-    # (reading p columns to the left of a row's start lands in the previous row's zeros).
-    # Pixel (y, x) sits at p + (p + y) R + x, after p zeros and p zero rows; p zero rows and
-    # kw more zeros close the image. The window element at offset (u, v) of output pixel
-    # (p', q) is then at  u R + v + (p' R + q).  Taking q over the whole row length R (not
-    # only the Wo valid columns) makes each offset's entries ONE contiguous run of Ho R
-    # values per image and channel (instead of Ho runs of Wo):
-    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i, u R + v + j],   j < Ho R,
-    # The columns with q >= Wo are junk (R - Wo = p for a size-keeping 3x3 convolution,
-    # padding 1: one junk column per row). The forward output drops them, and the backward
-    # pass gives them a zero gradient, so they contribute nothing. A last row of ones in
-    # cols_wide multiplies the bias: out = [W_mat b] cols_wide in one product, and the
-    # gradient's product gives db as its last column.
+    # Stride 1, the fast path. The zero-padded input is stored channel-major in a buffer
+    # Xbuf: (C, n, rows, R) whose rows are R = W + p values wide: p zeros, then the W pixels
+    # of an image row (in the rare case p > kw - 1, R = Wo, with zeros after the pixels).
+    # There is no right padding: reading past the end of a row lands on the next row's first
+    # p zeros, which serve as the right padding of that row AND the left padding of the
+    # next. Above the image p zero rows; below it p + 1 as a rule (the last window reads a
+    # little past the bottom padding; see :meth:`_wide_shape`). With each image flattened
+    # to one line of rows R values, pixel (y, x) of the padded image sits at y R + x for
+    # every x < W + 2p, and the window element at offset (u, v) of output pixel (p', q) at
+    # u R + v + (p' R + q). Taking q over the whole row length R (not only the Wo valid
+    # columns) makes each offset's entries ONE contiguous run of Ho R values per image and
+    # channel (instead of Ho runs of Wo):
+    #     cols_wide[(c, u, v), (i, j)] = Xbuf[c, i, u R + v + j],   j < Ho R.
+    # The columns with q >= Wo are junk (R - Wo = max(kw - 1 - p, 0): one junk column per
+    # row for a size-keeping 3x3 convolution, padding 1; none for 5x5, padding 2). The
+    # forward output drops them, and the backward pass gives them a zero gradient, so they
+    # contribute nothing. A last row of ones in cols_wide multiplies the bias:
+    # out = [W_mat b] cols_wide in one product, and the gradient's product gives db as its
+    # last column.
+
+    def _wide_shape(self, H: int, W: int) -> tuple[int, int]:
+        """``(rows, R)`` of one image in the wide layout: the last read, at index
+        ``(Ho + kh - 1) R + kw - 2``, stays inside ``rows R``. ``(H, W)`` -> ``(rows, R)``
+        is one-to-one, so a buffer of that shape belongs to one input size."""
+        (kh, kw), p = self.kernel_size, self.padding
+        Ho, Wo = self.output_shape(H, W)
+        R = max(W + p, Wo)
+        return Ho + kh - 1 + -(-(kw - 1) // R), R  # the last term: ceil((kw - 1) / R)
 
     def _kept_zeros(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A zero array that the layer keeps (attribute ``name``) and hands out again for
@@ -234,32 +247,38 @@ class Conv2d:
         return buffer
 
     def _forward_wide(self, X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
+        """Stride-1 forward pass by the wide im2col; ``X: (n, C, H, W)`` -> ``(n, F, Ho, Wo)``."""
         (kh, kw), p = self.kernel_size, self.padding
         n, C, H, W = X.shape
-        F, Wp, span = self.out_channels, W + 2 * p, Ho * (W + 2 * p)
-        buffer = self._kept_zeros("_Xpad", (C, n, H + 2 * p + 1, Wp))
+        F = self.out_channels
+        rows, R = self._wide_shape(H, W)
+        span = Ho * R
+        buffer = self._kept_zeros("_Xpad", (C, n, rows, R))
         buffer[:, :, p : p + H, p : p + W] = X.transpose(1, 0, 2, 3)
-        flat = buffer.reshape(C, n, -1)
+        flat = buffer.reshape(C, n, rows * R)
         cols = np.empty((C * kh * kw + 1, n, span), dtype=self.dtype)
         by_offset = cols[:-1].reshape(C, kh, kw, n, span)
         for u in range(kh):
             for v in range(kw):
-                by_offset[:, u, v] = flat[:, :, u * Wp + v : u * Wp + v + span]
+                by_offset[:, u, v] = flat[:, :, u * R + v : u * R + v + span]
         cols[-1] = 1
         cols = cols.reshape(C * kh * kw + 1, n * span)
         W_and_b = np.empty((F, C * kh * kw + 1), dtype=self.dtype)
         W_and_b[:, :-1] = self.params["W"].reshape(F, -1)
         W_and_b[:, -1] = self.params["b"]
-        out = (W_and_b @ cols).reshape(F, n, Ho, Wp)[:, :, :, :Wo]
+        out = (W_and_b @ cols).reshape(F, n, Ho, R)[:, :, :, :Wo]
         return out.transpose(1, 0, 2, 3), (cols, X.shape, "wide")
 
     def _backward_wide(self, upstream, cache: tuple, input_grad: bool):
+        """Backward of :meth:`_forward_wide`: the transposed copies add into a zero buffer of
+        the same layout, whose pixels are dL/dX (what lands on padding is dropped)."""
         cols, (n, C, H, W), _ = cache
         (kh, kw), p = self.kernel_size, self.padding
-        F, Wp = self.out_channels, W + 2 * p
+        F = self.out_channels
         Ho, Wo = self.output_shape(H, W)
-        span = Ho * Wp
-        G = self._kept_zeros("_G", (F, n, Ho, Wp))  # only the valid columns are written
+        rows, R = self._wide_shape(H, W)
+        span = Ho * R
+        G = self._kept_zeros("_G", (F, n, Ho, R))  # only the valid columns are written
         G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
         G = G.reshape(F, n * span)
         dW_and_db = G @ cols.T  # (F, C kh kw + 1)
@@ -268,11 +287,11 @@ class Conv2d:
         if not input_grad:
             return None
         dcols = (self.params["W"].reshape(F, -1).T @ G).reshape(C, kh, kw, n, span)
-        dX = np.zeros((C, n, H + 2 * p + 1, Wp), dtype=self.dtype)
-        flat = dX.reshape(C, n, -1)
+        dX = np.zeros((C, n, rows, R), dtype=self.dtype)
+        flat = dX.reshape(C, n, rows * R)
         for u in range(kh):
             for v in range(kw):
-                flat[:, :, u * Wp + v : u * Wp + v + span] += dcols[:, u, v]
+                flat[:, :, u * R + v : u * R + v + span] += dcols[:, u, v]
         return dX[:, :, p : p + H, p : p + W].transpose(1, 0, 2, 3)
 
     def backward(self, upstream, cache: tuple, input_grad: bool = True):
@@ -310,11 +329,12 @@ class MaxPool2d:
 
     Both passes loop over the ``kh kw`` offsets inside a window, never over pixels: offset
     ``(u, v)`` of every window at once is the strided slice ``X[:, :, u::s, v::s]``. The
-    common 2x2, stride-2 case takes a shorter route (the max of each row of the window, then
-    of the two rows; see :meth:`_forward_2x2`) with the same result and gradient. The cache
-    holds the input itself (no copy), so no later layer may overwrite it: do not put a
-    ``ReLU(inplace=True)`` right after a pooling layer. The input gradient has the input's
-    memory layout.
+    common 2x2, stride-2 case on an even-sized input takes a shorter route (the max of each
+    row of the window, then of the two rows; see :meth:`_forward_2x2`) with the same result
+    and gradient. The cache holds the input itself (no copy, unless its memory is not
+    contiguous), so no later layer may overwrite it: do not put a ``ReLU(inplace=True)``
+    right after a pooling layer. The input gradient of a channel-major input (a view of a
+    ``(C, n, H, W)`` array, as the convolutions produce) is channel-major too.
     """
 
     def __init__(self, kernel_size=2, stride: int | None = 2):
@@ -342,8 +362,8 @@ class MaxPool2d:
             )
         Ho = _output_size(X.shape[2], kh, self.stride)
         Wo = _output_size(X.shape[3], kw, self.stride)
-        if kh == kw == self.stride == 2:
-            return self._forward_2x2(X, Ho, Wo)
+        if kh == kw == self.stride == 2 and X.shape[2] == 2 * Ho and X.shape[3] == 2 * Wo:
+            return self._forward_2x2(X)
         offsets = self._offsets(Ho, Wo)
         out = X[(..., *next(offsets))].copy()
         for rows, columns in offsets:
@@ -351,21 +371,28 @@ class MaxPool2d:
         return out, (X, out)
 
     @staticmethod
-    def _forward_2x2(X: np.ndarray, Ho: int, Wo: int) -> tuple[np.ndarray, tuple]:
-        """2x2 windows, stride 2: the max of each window's top row, of its bottom row, then of
-        the two. The cache keeps the input and both row maxima (a quarter of the input each),
-        from which the backward pass finds the first arg-max in row-major order."""
-        top = np.maximum(
-            X[:, :, 0 : 2 * Ho : 2, 0 : 2 * Wo : 2], X[:, :, 0 : 2 * Ho : 2, 1 : 2 * Wo : 2]
-        )
-        bottom = np.maximum(
-            X[:, :, 1 : 2 * Ho : 2, 0 : 2 * Wo : 2], X[:, :, 1 : 2 * Ho : 2, 1 : 2 * Wo : 2]
-        )
-        return np.maximum(top, bottom), (X, top, bottom)
+    def _forward_2x2(X: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """2x2 windows, stride 2, ``X: (n, C, 2 Ho, 2 Wo)``: the max of each window's top row,
+        of its bottom row, then of the two. The cache keeps the input (as a C-contiguous
+        array ``A``, see below) and both row maxima (a quarter of the input each), from which
+        the backward pass finds the first arg-max in row-major order.
+
+        ``A`` is X's memory read in storage order: ``X.transpose(1, 0, 2, 3)``, that is
+        ``(C, n, H, W)``, if X is a view of a contiguous channel-major array (as a ReLU's
+        output after a convolution is), else X itself (copied if not contiguous). The
+        pooling does not mind which two axes come first; the results are transposed back."""
+        by_channel = X.transpose(1, 0, 2, 3)
+        channel_major = by_channel.flags.c_contiguous and not X.flags.c_contiguous
+        A = by_channel if channel_major else np.ascontiguousarray(X)
+        top = np.maximum(A[:, :, 0::2, 0::2], A[:, :, 0::2, 1::2])
+        bottom = np.maximum(A[:, :, 1::2, 0::2], A[:, :, 1::2, 1::2])
+        out = np.maximum(top, bottom)
+        cache = (A, top, bottom, channel_major)
+        return (out.transpose(1, 0, 2, 3) if channel_major else out), cache
 
     def backward(self, upstream, cache: tuple) -> np.ndarray:
         """``dL/dX: (n, C, H, W)``, non-zero only at the arg-max of each window."""
-        if len(cache) == 3:
+        if len(cache) == 4:  # the cache of _forward_2x2 (the general one is (X, out))
             return self._backward_2x2(upstream, cache)
         X, out = cache
         upstream = check_upstream(upstream, out, "MaxPool2d")
@@ -394,27 +421,33 @@ class MaxPool2d:
         """Backward of :meth:`_forward_2x2`: each window's gradient goes to the bottom row if
         its maximum is strictly larger than the top row's, else to the top row; within that
         row, to the right element if strictly larger than the left one, else to the left one.
-        That is the first arg-max in row-major order. ``g - g * mask`` is exact: ``g`` or 0."""
-        X, top, bottom = cache
-        upstream = check_upstream(upstream, top, "MaxPool2d")
-        if upstream.strides != top.strides:  # one copy into the cached arrays' memory layout
-            same_layout = np.empty_like(top, dtype=upstream.dtype)
-            same_layout[...] = upstream
-            upstream = same_layout
-        Ho, Wo = top.shape[2:]
-        # dX in X's memory layout (channel-major stays channel-major); zeros only if rows or
-        # columns past the last window exist.
-        exact = X.shape[2] == 2 * Ho and X.shape[3] == 2 * Wo
-        dX = (np.empty_like if exact else np.zeros_like)(X, dtype=upstream.dtype)
-        to_bottom = upstream * (bottom > top)
-        to_top = np.subtract(upstream, to_bottom)
-        left, right = slice(0, 2 * Wo, 2), slice(1, 2 * Wo, 2)
-        for r, to_row in ((0, to_top), (1, to_bottom)):
-            rows = slice(r, 2 * Ho, 2)
-            right_wins = X[:, :, rows, right] > X[:, :, rows, left]
-            to_right = np.multiply(to_row, right_wins, out=dX[:, :, rows, right])
-            np.subtract(to_row, to_right, out=dX[:, :, rows, left])
-        return dX
+        That is the first arg-max in row-major order. ``g - g * mask`` is exact: ``g`` or 0.
+
+        In ``A``'s axis order (``top, bottom, g: (a, b, Ho, Wo)``, ``A, dA: (a, b, H, W)``):
+        first ``to_rows: (a, b, H, Wo)``, the gradient reaching each row of each window; then
+        its split between the row's two columns, each one NumPy call over all rows at once
+        (a contiguous mask and output columns evenly spaced in memory: one long loop each,
+        far faster than a call per row parity)."""
+        A, top, bottom, channel_major = cache
+        upstream = check_upstream(
+            upstream, top.transpose(1, 0, 2, 3) if channel_major else top, "MaxPool2d"
+        )
+        g = np.ascontiguousarray(upstream.transpose(1, 0, 2, 3) if channel_major else upstream)
+        to_rows = np.empty(A.shape[:3] + top.shape[3:], dtype=g.dtype)
+        to_bottom = np.multiply(g, bottom > top, out=to_rows[:, :, 1::2])
+        np.subtract(g, to_bottom, out=to_rows[:, :, 0::2])
+        # right_wins[..., k] = A[..., 2k + 1] > A[..., 2k]: one comparison of the flat input
+        # with itself shifted by one (contiguous, so fast; the pairs (2k + 1, 2k + 2) are
+        # compared too and ignored, as is the last entry, never set), then the even
+        # entries, copied into a contiguous mask.
+        flat = A.reshape(-1)
+        greater = np.empty(A.shape, dtype=bool)
+        np.greater(flat[1:], flat[:-1], out=greater.reshape(-1)[:-1])
+        right_wins = greater[..., 0::2].copy()
+        dA = np.empty(A.shape, dtype=g.dtype)
+        to_right = np.multiply(to_rows, right_wins, out=dA[..., 1::2])
+        np.subtract(to_rows, to_right, out=dA[..., 0::2])
+        return dA.transpose(1, 0, 2, 3) if channel_major else dA
 
 
 class BatchNorm:
