@@ -232,7 +232,14 @@ def chapter(lab, browser):
     timings["open with an idle kernel"] = time.monotonic() - started
     time.sleep(1)  # the kernel's info has arrived: give the metadata update time to land
     opened_state = browser.execute_script(NOTEBOOK_STATE)
-    prose_before_running = browser.execute_script(RENDERED_MARKDOWN)
+
+    def all_prose_rendered():
+        prose = browser.execute_script(RENDERED_MARKDOWN)
+        return prose if prose and all(text is not None for text in prose) else None
+
+    # jupyterlab-myst renders each Markdown cell on its own, after the notebook opens; a long
+    # chapter on a busy machine takes more than a moment. A cell that never renders fails here.
+    prose_before_running = wait_for(all_prose_rendered, 60, "every Markdown cell to render")
     stored = browser.execute_script(STORED_OUTPUTS)
 
     # The stored outputs carry execution counts: clear them, so every count seen below is new.
