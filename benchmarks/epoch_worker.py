@@ -158,11 +158,11 @@ def run_torch(model_name: str, epochs: int, threads: int, seed: int, profile: in
         nn = torch.nn
         model = nn.Sequential(
             nn.Conv2d(1, c1, 3, padding=1),
+            nn.MaxPool2d(2),  # pool, then ReLU: the order small_cnn uses (the two commute)
             nn.ReLU(),
-            nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1),
-            nn.ReLU(),
             nn.MaxPool2d(2),
+            nn.ReLU(),
             nn.Flatten(),
             nn.Linear(c2 * 7 * 7, 10),
         )

@@ -26,11 +26,11 @@ def test_small_cnn_layers_with_and_without_batchnorm_and_dropout():
     plain = small_cnn((4, 8))
     assert layer_names(plain) == [
         "Conv2d",
-        "ReLU",
         "MaxPool2d",
+        "ReLU",
         "Conv2d",
-        "ReLU",
         "MaxPool2d",
+        "ReLU",
         "Flatten",
         "Linear",
     ]
@@ -95,12 +95,13 @@ def test_cnn_evaluation_in_small_chunks_equals_one_pass():
 def test_activations_are_the_first_layers_in_evaluation_mode():
     model = small_cnn((4, 8), batchnorm=True, dropout=0.5, seed=0)
     X = np.random.default_rng(0).random((2, 784), dtype=np.float32)
-    maps = model.activations(X, upto=2)  # conv, batch norm, ReLU
-    assert maps.shape == (2, 4, 28, 28) and maps.min() >= 0
+    maps = model.activations(X, upto=3)  # conv, batch norm, pool, ReLU
+    assert maps.shape == (2, 4, 14, 14) and maps.min() >= 0
     assert all(getattr(layer, "training", True) for layer in model.layers)  # restored
-    conv, norm = model.layers[0], model.layers[1]
+    conv, norm, pool = model.layers[:3]
     norm.training = False
-    expected = np.maximum(norm.forward(conv.forward(X.reshape(2, 1, 28, 28))[0])[0], 0)
+    normalised = norm.forward(conv.forward(X.reshape(2, 1, 28, 28))[0])[0]
+    expected = np.maximum(pool.forward(normalised)[0], 0)
     np.testing.assert_allclose(maps, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="upto"):
         model.activations(X, upto=len(model.layers))

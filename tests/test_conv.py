@@ -215,25 +215,30 @@ def test_maxpool_ties_go_to_the_first_maximum_only():
     H=st.integers(2, 7),
     W=st.integers(2, 7),
     seed=st.integers(0, 2**31 - 1),
-    layout=st.sampled_from(["standard", "channel-major", "strided"]),
+    layout=st.sampled_from(["standard", "channel-major", "channel-major view", "strided"]),
 )
 def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed, layout):
     """The 2x2, stride-2 route: on small integers (many ties), each window's gradient goes to
     its first arg-max in row-major order (numpy.argmax over the flattened window), rows and
     columns past the last window get 0, and the output is the window maximum. For an input
-    stored (n, C, H, W), channel-major (C, n, H, W), or not contiguous at all; the gradient
-    of a channel-major input is channel-major."""
+    stored (n, C, H, W), channel-major (C, n, H, W) (whole, or with a junk column per row
+    as a convolution's output has), or not contiguous at all; the gradient of a
+    channel-major input is channel-major."""
     rng = np.random.default_rng(seed)
     X = rng.integers(0, 3, size=(2, 3, H, W)).astype(float)
     if layout == "channel-major":
         X = np.ascontiguousarray(X.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    elif layout == "channel-major view":
+        wide = np.full((3, 2, H, W + 1), np.nan)
+        wide[..., :W] = X.transpose(1, 0, 2, 3)
+        X = wide[..., :W].transpose(1, 0, 2, 3)
     elif layout == "strided":
         X = np.repeat(X, 2, axis=3)[:, :, :, ::2]
     layer = MaxPool2d()
     out, cache = layer.forward(X)
     G = rng.normal(size=out.shape)
     dX = layer.backward(G, cache)
-    if layout == "channel-major":
+    if layout.startswith("channel-major"):
         assert dX.transpose(1, 0, 2, 3).flags.c_contiguous
     Ho, Wo = H // 2, W // 2
     windows = X[:, :, : 2 * Ho, : 2 * Wo].reshape(2, 3, Ho, 2, Wo, 2).transpose(0, 1, 2, 4, 3, 5)
@@ -245,6 +250,25 @@ def test_maxpool_2x2_gradient_goes_to_the_first_argmax_with_ties(H, W, seed, lay
         u, v = divmod(int(first[i, c, p, q]), 2)
         expected[i, c, 2 * p + u, 2 * q + v] = G[i, c, p, q]
     np.testing.assert_array_equal(dX, expected)
+
+
+@settings(max_examples=30)
+@given(H=st.integers(2, 7), W=st.integers(2, 7), seed=st.integers(0, 2**31 - 1))
+def test_maxpool_and_relu_commute_in_value_and_gradient(H, W, seed):
+    """ReLU then max-pool equals max-pool then ReLU, and so do the input gradients, exactly
+    (ties and non-positive windows included): small_cnn pools first."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-2, 3, size=(2, 3, H, W)).astype(float)
+    pool, relu = MaxPool2d(), ReLU()
+    relu_out, relu_cache = relu.forward(X)
+    first_relu, first_relu_pool = pool.forward(relu_out)
+    pooled, pool_cache = pool.forward(X)
+    then_relu, then_relu_cache = relu.forward(pooled)
+    np.testing.assert_array_equal(first_relu, then_relu)
+    G = rng.normal(size=then_relu.shape)
+    dX_relu_first = relu.backward(pool.backward(G, first_relu_pool), relu_cache)
+    dX_pool_first = pool.backward(relu.backward(G, then_relu_cache), pool_cache)
+    np.testing.assert_array_equal(dX_relu_first, dX_pool_first)
 
 
 def test_maxpool_bad_shapes_raise():

@@ -1,6 +1,6 @@
 """The CNN chapter's model and its confusion matrix.
 
-* :func:`small_cnn` -- conv 3x3 - ReLU - max-pool - conv 3x3 - ReLU - max-pool - dense, with
+* :func:`small_cnn` -- conv 3x3 - max-pool - ReLU - conv 3x3 - max-pool - ReLU - dense, with
   optional batch norm (after each convolution) and dropout (before the dense layer): a
   :class:`mlderive.models.Network` of :mod:`mlderive.conv` and :mod:`mlderive.layers` layers;
 * :func:`confusion_matrix` -- counts of (true class, predicted class).
@@ -26,9 +26,13 @@ def small_cnn(
     seed: int = 0,
     dtype=DEFAULT_DTYPE,
 ) -> Network:
-    """``conv(c1) [-BN] - ReLU - pool - conv(c2) [-BN] - ReLU - pool - flatten [- dropout]
+    """``conv(c1) [-BN] - pool - ReLU - conv(c2) [-BN] - pool - ReLU - flatten [- dropout]
     [- dense(hidden) - ReLU] - dense(classes)``, for flat inputs ``X: (n, C H W)`` with
     ``input_shape = (C, H, W)``.
+
+    Max-pooling comes before the ReLU: the two commute (``max(max_i x_i, 0) = max_i max(x_i,
+    0)``, and the gradients agree too), so this is the usual conv - ReLU - pool network, with
+    the ReLU applied to a quarter as many values.
 
     Convolutions are 3x3 with padding 1 (they keep the size); each 2x2 max-pool halves it, so
     a 28x28 image becomes ``c2`` maps of 7x7 before the dense layer. ``dropout``: the
@@ -56,10 +60,10 @@ def small_cnn(
     layers: list = [Conv2d(C, c1, 3, padding=1, seed=seeds[0], dtype=dtype)]
     if batchnorm:
         layers.append(BatchNorm(c1, dtype=dtype))
-    layers += [ReLU(), MaxPool2d(2), Conv2d(c1, c2, 3, padding=1, seed=seeds[1], dtype=dtype)]
+    layers += [MaxPool2d(2), ReLU(), Conv2d(c1, c2, 3, padding=1, seed=seeds[1], dtype=dtype)]
     if batchnorm:
         layers.append(BatchNorm(c2, dtype=dtype))
-    layers += [ReLU(), MaxPool2d(2), Flatten()]
+    layers += [MaxPool2d(2), ReLU(), Flatten()]
     if dropout:
         layers.append(Dropout(dropout, seed=np.random.default_rng(seeds[2])))
     features = c2 * (H // 4) * (W // 4)

@@ -378,12 +378,12 @@ class MaxPool2d:
         the backward pass finds the first arg-max in row-major order.
 
         ``A`` is X's memory read in storage order: ``X.transpose(1, 0, 2, 3)``, that is
-        ``(C, n, H, W)``, if X is a view of a contiguous channel-major array (as a ReLU's
-        output after a convolution is), else X itself (copied if not contiguous). The
-        pooling does not mind which two axes come first; the results are transposed back."""
-        by_channel = X.transpose(1, 0, 2, 3)
-        channel_major = by_channel.flags.c_contiguous and not X.flags.c_contiguous
-        A = by_channel if channel_major else np.ascontiguousarray(X)
+        ``(C, n, H, W)``, if X is a view of a channel-major array (as a convolution's output
+        is), else X itself; copied if not contiguous (a convolution's output skips a junk
+        column per row, see :class:`Conv2d`). The pooling does not mind which two axes come
+        first; the results are transposed back."""
+        channel_major = X.shape[0] > 1 and X.strides[1] > X.strides[0]
+        A = np.ascontiguousarray(X.transpose(1, 0, 2, 3) if channel_major else X)
         top = np.maximum(A[:, :, 0::2, 0::2], A[:, :, 0::2, 1::2])
         bottom = np.maximum(A[:, :, 1::2, 0::2], A[:, :, 1::2, 1::2])
         out = np.maximum(top, bottom)
