@@ -113,7 +113,7 @@ execute: setup
 bench: setup
 	$(BIN)/python -c 'import torch' 2>/dev/null || \
 	  $(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --profile 100
 
 apt-packages:
 	@echo make $(TEX_PACKAGES) $(BROWSER_PACKAGES)

@@ -17,6 +17,7 @@ module; nothing imports another module's private names):
   stack of layers, and the MLP, softmax and logistic regression built on it; a model's
   ``forward`` returns logits (on layers, functions, validation);
 * :mod:`~mlderive.allocator` -- keep freed memory for reuse during training;
+* :mod:`~mlderive.uncertainty` -- binomial standard errors of accuracies (on validation);
 * :mod:`~mlderive.training` -- the mini-batch trainer, early stopping, the
   :class:`~mlderive.training.TrainableModel` protocol (on allocator, validation);
 * :mod:`~mlderive.data`, :mod:`~mlderive.cifar` -- verified dataset loaders (MNIST,

@@ -281,7 +281,11 @@ class Conv2d:
         G = self._kept_zeros("_G", (F, n, Ho, R))  # only the valid columns are written
         G[:, :, :, :Wo] = upstream.transpose(1, 0, 2, 3)  # the junk columns stay zero
         G = G.reshape(F, n * span)
-        dW_and_db = G @ cols.T  # (F, C kh kw + 1)
+        # (F, C kh kw + 1), a sum over the n Ho R columns. OpenBLAS shares a product among
+        # its threads by the rows of the result, so the operand with more rows goes first:
+        # with two threads, (cols G^T)^T took 2.7 ms against 3.9 ms for G cols^T (second
+        # convolution of the book's CNN, batch 128); with one thread they tie.
+        dW_and_db = (cols @ G.T).T if cols.shape[0] > F else G @ cols.T
         self.grads["W"].reshape(F, -1)[...] = dW_and_db[:, :-1]
         self.grads["b"][...] = dW_and_db[:, -1]
         if not input_grad:

@@ -218,6 +218,11 @@ def probability(value, name: str, what: str = "") -> float:
     return _number(value, name, f"in [0, 1){what}", lambda x: 0 <= x < 1)
 
 
+def proportion(value, name: str, what: str = "") -> float:
+    """``value`` as a ``float`` in ``[0, 1]`` (an accuracy, a fraction of examples)."""
+    return _number(value, name, f"in [0, 1]{what}", lambda x: 0 <= x <= 1)
+
+
 def as_rng(seed, name: str = "seed") -> np.random.Generator:
     """A ``numpy.random.Generator`` from an integer seed, ``None``, a ``SeedSequence`` or a
     Generator (returned as it is, so its state is shared with the caller)."""
