@@ -20,6 +20,8 @@ module; nothing imports another module's private names):
 * :mod:`~mlderive.uncertainty` -- binomial standard errors of accuracies (on validation);
 * :mod:`~mlderive.training` -- the mini-batch trainer, early stopping, the
   :class:`~mlderive.training.TrainableModel` protocol (on allocator, validation);
+* :mod:`~mlderive.parallel` -- independent training runs side by side, one process each
+  (on training, validation);
 * :mod:`~mlderive.data`, :mod:`~mlderive.cifar` -- verified dataset loaders (MNIST,
   Fashion-MNIST, CIFAR-10; cifar on data).
 
@@ -35,7 +37,7 @@ Chapter modules (each serves the chapters named, standing on the blocks named):
 * logistic-mnist, softmax-mnist, two-layer-network, memorisation -- :mod:`~mlderive.models`,
   :mod:`~mlderive.training`, :mod:`~mlderive.optim`, :mod:`~mlderive.data`;
 * cnn -- :mod:`~mlderive.cnn` (``small_cnn``, ``confusion_matrix``; on models, conv, layers,
-  validation) with training, optim, gradcheck and data;
+  validation) with training, parallel, optim, gradcheck and data;
 * fashion-search -- :mod:`~mlderive.search` (on functions, validation) and data;
 * every chapter -- :mod:`~mlderive.interactive` (one figure with a control: ``explore``) and
   :mod:`~mlderive.exercises` (the self-checks of the exercises; on the chapter modules above).

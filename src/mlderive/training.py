@@ -175,6 +175,10 @@ class TrainingDiverged(FloatingPointError):
         self.lr = lr
         self.history = history
 
+    def __reduce__(self):
+        """Pickle with every field (a worker process of :mod:`mlderive.parallel` sends it)."""
+        return type(self), (self.args[0], self.step, self.lr, self.history)
+
 
 @runtime_checkable
 class TrainableModel(Protocol):
