@@ -114,6 +114,7 @@ bench: setup
 	$(BIN)/python -c 'import torch' 2>/dev/null || \
 	  $(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/run.py --profile 100
+	$(BIN)/python benchmarks/parallel_runs.py
 
 apt-packages:
 	@echo make $(TEX_PACKAGES) $(BROWSER_PACKAGES)
