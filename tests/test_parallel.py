@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 
 import numpy as np
@@ -70,12 +71,13 @@ def test_argument_errors_come_before_any_work(blobs):
             train_in_parallel(jobs, processes=bad)
 
 
-def test_a_failing_job_raises_its_own_error_with_a_note(blobs):
-    jobs = make_jobs(blobs, epochs=(1, 1))
+def test_a_failing_job_stops_the_others_and_raises_its_own_error_with_a_note(blobs):
+    jobs = make_jobs(blobs, epochs=(10**9, 1))  # job 0 would run for ever if not stopped
     jobs[1]["y"] = jobs[1]["y"] + 5  # labels out of range for 3 classes
     with pytest.raises(ValueError, match="label") as info:
         train_in_parallel(jobs, processes=2)
     assert "(raised by job 1 of train_in_parallel)" in info.value.__notes__
+    assert not multiprocessing.active_children()  # every worker is gone
 
 
 def test_divergence_crosses_the_process_boundary_whole(blobs):

@@ -14,9 +14,10 @@ same however many run at once.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
 from multiprocessing import get_context
 
 from .training import History, train
@@ -58,8 +59,9 @@ def train_in_parallel(jobs, processes: int | None = None) -> list[tuple[object, 
     and optimisers in ``jobs`` are left as they were, and the trained models are returned.
     The workers' matrix products use one thread each, so the results do not depend on
     ``processes``. A job's argument names are checked here, before any work starts; its data
-    are checked by ``train`` in the worker, and the first job that raises stops the rest: its
-    exception is raised here, with a note naming the job.
+    are checked by ``train`` in the worker. As soon as a job raises, every worker is stopped
+    and that job's exception is raised here, with a note naming the job (an interrupt stops
+    the workers too).
     """
     jobs = list(jobs)
     if not jobs:
@@ -79,18 +81,28 @@ def train_in_parallel(jobs, processes: int | None = None) -> list[tuple[object, 
         processes = available_processors()
     workers = min(positive_int(processes, "processes"), len(jobs))
     context = get_context("spawn")  # a fresh interpreter: safe in a notebook, same on every OS
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_use_one_blas_thread) as pool:
-        futures = [pool.submit(_train_job, job) for job in jobs]
-        results = []
-        for index, future in enumerate(futures):
-            try:
-                results.append(future.result())
-            except Exception as error:
-                for waiting in futures:
-                    waiting.cancel()
-                error.add_note(f"(raised by job {index} of train_in_parallel)")
-                raise
-    return results
+    errors = []  # (job index, exception), in the order they arrive
+    failed = threading.Event()
+
+    def record_error(index: int, error: BaseException) -> None:
+        errors.append((index, error))
+        failed.set()
+
+    # Leaving the block terminates the workers: after the last result, or at the first error.
+    with context.Pool(workers, initializer=_use_one_blas_thread) as pool:
+        handles = [
+            pool.apply_async(
+                _train_job, (job,), error_callback=functools.partial(record_error, index)
+            )
+            for index, job in enumerate(jobs)
+        ]
+        while not failed.wait(0.1) and not all(handle.ready() for handle in handles):
+            pass
+        if errors:
+            index, error = errors[0]
+            error.add_note(f"(raised by job {index} of train_in_parallel)")
+            raise error
+        return [handle.get() for handle in handles]
 
 
 __all__ = ["available_processors", "train_in_parallel"]
