@@ -109,7 +109,8 @@ execute: setup
 	  --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.store_widget_state=True \
 	  $(NOTEBOOKS)
 
-# Speed against PyTorch, side by side (benchmarks/README.md). torch is benchmark-only.
+# Speed against PyTorch, side by side, then a grid of runs one after another against
+# train_in_parallel (benchmarks/README.md). torch is benchmark-only.
 bench: setup
 	$(BIN)/python -c 'import torch' 2>/dev/null || \
 	  $(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt

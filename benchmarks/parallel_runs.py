@@ -18,19 +18,18 @@ import statistics
 import time
 
 
-def grid(runs: int, images: int) -> list[dict]:
-    """``runs`` jobs for train(): the chapter's CNN with different seeds, one epoch each."""
+def grid(X, y, runs: int) -> list[dict]:
+    """``runs`` jobs for train() on ``X: (n, 784)``: the chapter's CNN, one seed each, one
+    epoch."""
     from mlderive.cnn import small_cnn
-    from mlderive.data import load_fashion_mnist
     from mlderive.optim import Adam
 
-    X, y, _, _ = load_fashion_mnist()
     return [
         dict(
             model=small_cnn(channels=(16, 32), batchnorm=True, dropout=0.25, hidden=128, seed=k),
             optimizer=Adam(1e-3),
-            X=X[:images],
-            y=y[:images],
+            X=X,
+            y=y,
             epochs=1,
             batch_size=128,
             seed=k,
@@ -48,8 +47,12 @@ def main(argv=None) -> None:
 
     from threadpoolctl import threadpool_info
 
+    from mlderive.data import load_fashion_mnist
     from mlderive.parallel import available_processors, train_in_parallel
     from mlderive.training import train
+
+    X, y, _, _ = load_fashion_mnist()
+    X, y = X[: args.images], y[: args.images]
 
     threads = max(p["num_threads"] for p in threadpool_info())
     processes = available_processors()
@@ -67,7 +70,7 @@ def main(argv=None) -> None:
         ways = [one_after_another, train_in_parallel]
         seconds = {}
         for way in ways if round_number % 2 else ways[::-1]:  # alternate which goes first
-            jobs = grid(args.runs, args.images)
+            jobs = grid(X, y, args.runs)
             start = time.perf_counter()
             way(jobs)
             seconds[way] = time.perf_counter() - start

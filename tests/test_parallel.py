@@ -87,6 +87,7 @@ def test_divergence_crosses_the_process_boundary_whole(blobs):
     with pytest.raises(TrainingDiverged, match=r"learning rate 50\.0") as info:
         train_in_parallel([job])
     error = info.value
+    assert "(raised by job 0 of train_in_parallel)" in error.__notes__
     assert error.lr == 50.0 and error.step >= 1
     assert len(error.history.step_losses) == error.step - 1
 
@@ -96,7 +97,9 @@ def test_training_diverged_pickles_with_every_field():
 
     history = History(*(np.array([v]) for v in (1.0, 0.5, 1.1, 0.4, 0.1, 2.0)), 1)
     error = TrainingDiverged("loss is NaN at step 3", step=3, lr=0.5, history=history)
+    error.add_note("a note")
     copy = pickle.loads(pickle.dumps(error))
+    assert copy.__notes__ == ["a note"]
     assert type(copy) is TrainingDiverged and str(copy) == str(error)
     assert (copy.step, copy.lr, copy.history.train_loss[0]) == (3, 0.5, 1.0)
 

@@ -14,7 +14,6 @@ same however many run at once.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 import threading
@@ -40,9 +39,15 @@ def _use_one_blas_thread() -> None:
     threadpool_limits(limits=1)
 
 
-def _train_job(job: dict) -> tuple:
-    """In a worker: train the job's own copy of its model; return ``(model, history)``."""
-    history = train(**job)
+def _train_job(indexed_job: tuple[int, dict]) -> tuple:
+    """In a worker: train job ``index``'s own copy of its model; return ``(model, history)``.
+    An error leaves with a note naming the job."""
+    index, job = indexed_job
+    try:
+        history = train(**job)
+    except Exception as error:
+        error.add_note(f"(raised by job {index} of train_in_parallel)")
+        raise
     return job["model"], history
 
 
@@ -81,27 +86,24 @@ def train_in_parallel(jobs, processes: int | None = None) -> list[tuple[object, 
         processes = available_processors()
     workers = min(positive_int(processes, "processes"), len(jobs))
     context = get_context("spawn")  # a fresh interpreter: safe in a notebook, same on every OS
-    errors = []  # (job index, exception), in the order they arrive
+    errors = []  # in the order they arrive, each with a note naming its job
     failed = threading.Event()
 
-    def record_error(index: int, error: BaseException) -> None:
-        errors.append((index, error))
+    def record(error: BaseException) -> None:
+        errors.append(error)
         failed.set()
 
-    # Leaving the block terminates the workers: after the last result, or at the first error.
+    # Leaving the block terminates the workers: after the last result, or at the first error
+    # (Pool.map would wait for every job before reporting one that failed).
     with context.Pool(workers, initializer=_use_one_blas_thread) as pool:
         handles = [
-            pool.apply_async(
-                _train_job, (job,), error_callback=functools.partial(record_error, index)
-            )
-            for index, job in enumerate(jobs)
+            pool.apply_async(_train_job, (indexed_job,), error_callback=record)
+            for indexed_job in enumerate(jobs)
         ]
         while not failed.wait(0.1) and not all(handle.ready() for handle in handles):
             pass
         if errors:
-            index, error = errors[0]
-            error.add_note(f"(raised by job {index} of train_in_parallel)")
-            raise error
+            raise errors[0]
         return [handle.get() for handle in handles]
 
 

@@ -176,8 +176,9 @@ class TrainingDiverged(FloatingPointError):
         self.history = history
 
     def __reduce__(self):
-        """Pickle with every field (a worker process of :mod:`mlderive.parallel` sends it)."""
-        return type(self), (self.args[0], self.step, self.lr, self.history)
+        """Pickle with every field and note (a worker process of :mod:`mlderive.parallel`
+        sends it)."""
+        return type(self), (self.args[0], self.step, self.lr, self.history), self.__dict__
 
 
 @runtime_checkable
