@@ -37,8 +37,9 @@ def log_softmax(z, axis: int = -1) -> np.ndarray:
     """
     z = as_float_array(z, "z", finite=True)
     with np.errstate(over="ignore"):  # z - max(z) may round to -inf: exp gives the right 0
-        shifted = z - np.max(z, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        shifted = z - z.max(axis=axis, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:

@@ -208,7 +208,7 @@ class SoftmaxCrossEntropy:
         n = Z.shape[0]
         if labels.ndim == 1:
             labels = check_int_labels(labels, n, Z.shape[1])
-            loss = -np.sum(log_p[np.arange(n), labels], dtype=np.float64) / n
+            loss = -log_p[np.arange(n), labels].sum(dtype=np.float64) / n
         else:
             labels = label_distribution(labels, Z.shape, dtype=Z.dtype)
             loss = -np.sum(labels * log_p, dtype=np.float64) / n

@@ -55,18 +55,8 @@ def check_finite(arr: np.ndarray, name: str, hint: str = "") -> np.ndarray:
     return arr
 
 
-def as_float_array(
-    a,
-    name: str,
-    ndim: int | tuple[int, ...] | None = None,
-    finite: bool = False,
-    min_rows: int = 0,
-) -> np.ndarray:
-    """Return ``a`` as a floating-point array, checking its number of dimensions.
-
-    Integer and boolean input is converted to float64; float32 and float64 are kept as they
-    are. ``finite``: reject NaN and inf; ``min_rows``: the least length of the first axis.
-    """
+def _converted_to_float(a, name: str) -> np.ndarray:
+    """``a`` as an array; integers and booleans become float64, floats keep their dtype."""
     if isinstance(a, str | bytes) or a is None:
         raise ArgumentTypeError(
             f"{name} must be a numeric array, got {type(a).__name__} {a!r:.40}."
@@ -79,6 +69,25 @@ def as_float_array(
         if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
             raise ArgumentTypeError(f"{name} must be a numeric array, got dtype {arr.dtype}.")
         arr = arr.astype(np.float64)
+    return arr
+
+
+def as_float_array(
+    a,
+    name: str,
+    ndim: int | tuple[int, ...] | None = None,
+    finite: bool = False,
+    min_rows: int = 0,
+) -> np.ndarray:
+    """Return ``a`` as a floating-point array, checking its number of dimensions.
+
+    Integer and boolean input is converted to float64; float32 and float64 are kept as they
+    are. ``finite``: reject NaN and inf; ``min_rows``: the least length of the first axis.
+    """
+    if type(a) is np.ndarray and a.dtype.kind == "f":
+        arr = a  # already a floating-point array: the common case, checked without conversion
+    else:
+        arr = _converted_to_float(a, name)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if arr.ndim not in allowed:
