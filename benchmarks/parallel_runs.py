@@ -18,15 +18,22 @@ import statistics
 import time
 
 
+def chapter_network(seed: int = 0, channels: tuple[int, int] = (16, 32)):
+    """The CNN chapter's network (its ``make_network()``: batch norm, dropout 0.25, dense
+    128), with other ``channels`` if given."""
+    from mlderive.cnn import small_cnn
+
+    return small_cnn(channels, batchnorm=True, dropout=0.25, hidden=128, seed=seed)
+
+
 def grid(X, y, runs: int) -> list[dict]:
     """``runs`` jobs for train() on ``X: (n, 784)``: the chapter's CNN, one seed each, one
     epoch."""
-    from mlderive.cnn import small_cnn
     from mlderive.optim import Adam
 
     return [
         dict(
-            model=small_cnn(channels=(16, 32), batchnorm=True, dropout=0.25, hidden=128, seed=k),
+            model=chapter_network(seed=k),
             optimizer=Adam(1e-3),
             X=X,
             y=y,

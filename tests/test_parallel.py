@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 
 import numpy as np
@@ -104,6 +105,8 @@ def test_training_diverged_pickles_with_every_field():
     assert (copy.step, copy.lr, copy.history.train_loss[0]) == (3, 0.5, 1.0)
 
 
-def test_available_processors_is_a_positive_int():
+def test_available_processors_counts_the_processors_this_process_may_use():
     count = available_processors()
-    assert isinstance(count, int) and count >= 1
+    assert isinstance(count, int) and 1 <= count <= (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):  # Linux: the affinity mask, not the machine's count
+        assert count == len(os.sched_getaffinity(0))
