@@ -17,7 +17,10 @@ module; nothing imports another module's private names):
   stack of layers, and the MLP, softmax and logistic regression built on it; a model's
   ``forward`` returns logits (on layers, functions, validation);
 * :mod:`~mlderive.allocator` -- keep freed memory for reuse during training;
-* :mod:`~mlderive.uncertainty` -- binomial standard errors of accuracies (on validation);
+* :mod:`~mlderive.uncertainty` -- standard errors of accuracies, paired comparisons of two
+  models on the same test examples (McNemar, paired bootstrap) and the seeds rule for a
+  ranking (on validation);
+* :mod:`~mlderive.protocol` -- the test set behind a counter of its uses (on validation);
 * :mod:`~mlderive.training` -- the mini-batch trainer, early stopping, the
   :class:`~mlderive.training.TrainableModel` protocol (on allocator, validation);
 * :mod:`~mlderive.parallel` -- independent training runs side by side, one process each
