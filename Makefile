@@ -20,8 +20,8 @@ TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fo
 BROWSER_PACKAGES := chromium chromium-driver
 PDF := _build/latex/mlderive.pdf
 
-.PHONY: setup book pdf pdf-student test test-notebooks test-other-kernel lint lab execute bench \
-  clean apt-packages
+.PHONY: setup book pdf pdf-student test test-notebooks test-other-kernel lint lab lab-reset \
+  execute bench clean apt-packages
 
 setup: $(STAMP) $(KERNEL) $(LAB_SETTINGS)
 
@@ -99,10 +99,22 @@ test-other-kernel: setup
 	echo "Notebooks again under OpenBLAS kernel $$other, one thread (this CPU's own: $$own)"; \
 	OPENBLAS_CORETYPE=$$other OPENBLAS_NUM_THREADS=1 $(BIN)/pytest $(NBVAL) $(NOTEBOOKS)
 
-# The book's own notebooks are trusted, so their stored outputs (animations, saved widgets) show.
+# JupyterLab on the student's own working copy (lab/, ignored by git), never on book/: autosave
+# and exercise code stay out of the book. tools/lab_copy.py makes a copy once and never
+# overwrites it; in the copy, pasted numbers, links to other chapters and citations are
+# resolved, since JupyterLab renders one notebook at a time. The copies are trusted, so their
+# stored outputs (animations, saved widgets) show. A fresh copy of one chapter:
+# make lab-reset CHAPTER=softmax
+LAB_DIR := lab
+LAB_ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: setup
-	@$(BIN)/jupyter trust $(NOTEBOOKS) >/dev/null
-	$(BIN)/jupyter lab book/
+	$(BIN)/python tools/lab_copy.py $(LAB_DIR)
+	@$(BIN)/jupyter trust $(LAB_DIR)/*.ipynb >/dev/null
+	$(BIN)/jupyter lab $(LAB_ROOT_FLAG) $(LAB_DIR)/
+
+lab-reset: setup
+	@test -n "$(CHAPTER)" || { echo "Name the chapter: make lab-reset CHAPTER=softmax"; exit 1; }
+	$(BIN)/python tools/lab_copy.py $(LAB_DIR) --reset $(CHAPTER)
 
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \

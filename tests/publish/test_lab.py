@@ -11,7 +11,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -66,7 +65,13 @@ def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("lab")
     notebooks = home / "notebooks"
     notebooks.mkdir()
-    shutil.copy(ROOT / "book" / CHAPTER, notebooks / CHAPTER)
+    # What `make lab` opens: the student's copy, with glue, cross-chapter links and citations
+    # resolved (tools/lab_copy.py).
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "lab_copy.py"), str(notebooks)],
+        check=True,
+        capture_output=True,
+    )
     for name, values in USER_SETTINGS.items():
         path = home / "settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
