@@ -541,3 +541,125 @@ def test_the_package_s_own_functions_pass_their_checks():
     assert ex.check_sigmoid(package_sigmoid)
     assert ex.check_relu_max(max2_four_units())
     assert ex.check_relu_max(max2_three_units())
+
+
+# ---- McNemar's exact test (check_mcnemar) ------------------------------------------------------
+
+
+def _counts(a, b):
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return int(np.sum(a & ~b)), int(np.sum(b & ~a)), a.size
+
+
+def _binomial_tail(m, j):
+    from math import comb
+
+    return sum(comb(m, i) for i in range(j + 1)) / 2**m if j >= 0 else 0.0
+
+
+def _normal_p(z):
+    from statistics import NormalDist
+
+    return 2 * (1 - NormalDist().cdf(abs(z)))
+
+
+def mcnemar_ok(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return min(1.0, 2 * _binomial_tail(a_only + b_only, min(a_only, b_only)))
+
+
+def mcnemar_one_sided(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return _binomial_tail(a_only + b_only, min(a_only, b_only))
+
+
+def mcnemar_uncapped(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return 2 * _binomial_tail(a_only + b_only, min(a_only, b_only))
+
+
+def mcnemar_normal(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return _normal_p((a_only - b_only) / np.sqrt(a_only + b_only))
+
+
+def mcnemar_normal_corrected(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return _normal_p((abs(a_only - b_only) - 1) / np.sqrt(a_only + b_only))
+
+
+def mcnemar_all_images(a, b):
+    a_only, b_only, n = _counts(a, b)
+    return min(1.0, 2 * _binomial_tail(n, min(a_only, b_only)))
+
+
+def mcnemar_unpaired(a, b):
+    p_a, p_b, n = np.mean(a), np.mean(b), len(a)
+    return _normal_p((p_a - p_b) / np.sqrt((p_a * (1 - p_a) + p_b * (1 - p_b)) / n))
+
+
+def mcnemar_strict_tail(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return min(1.0, 2 * _binomial_tail(a_only + b_only, min(a_only, b_only) - 1))
+
+
+def mcnemar_a_only(a, b):
+    a_only, b_only, _ = _counts(a, b)
+    return min(1.0, 2 * _binomial_tail(a_only + b_only, a_only))
+
+
+MCNEMAR_WRONG = [
+    (mcnemar_one_sided, "one tail only"),
+    (mcnemar_uncapped, "cap it"),
+    (mcnemar_normal, "normal approximation"),
+    (mcnemar_normal_corrected, "normal approximation"),
+    (mcnemar_all_images, "not all n"),
+    (mcnemar_unpaired, "independent"),
+    (mcnemar_strict_tail, "not P(X < min)"),
+    (mcnemar_a_only, "min(a_only, b_only)"),
+]
+
+
+def test_mcnemar_check_passes_a_correct_implementation_and_the_package(capsys):
+    from mlderive.uncertainty import paired_difference
+
+    assert ex.check_mcnemar(mcnemar_ok)
+    assert ex.check_mcnemar(lambda a, b: paired_difference(a, b).p_value)
+    out = capsys.readouterr().out
+    assert out.count("PASS mcnemar:") == 2 and "check_mcnemar" in ex.__all__
+
+
+@pytest.mark.parametrize("index", range(len(MCNEMAR_WRONG)))
+def test_mcnemar_check_names_each_typical_mistake(index, capsys):
+    implementation, hint = MCNEMAR_WRONG[index]
+    result = ex.check_mcnemar(implementation)
+    out = capsys.readouterr().out
+    assert not result and result.status == "fail"
+    assert out.startswith("FAIL mcnemar, case ") and "Hint:" in out
+    assert hint in out, out
+    assert result.case and result.case in out
+
+
+def test_mcnemar_check_without_an_answer_is_not_attempted(capsys):
+    result = ex.check_mcnemar(skeleton)
+    out = capsys.readouterr().out
+    assert result.status == "not attempted" and not result
+    assert out.startswith("NOT ATTEMPTED mcnemar:") and "Traceback" not in out
+
+
+def test_mcnemar_check_turns_a_crash_or_a_nan_into_a_verdict(capsys):
+    result = ex.check_mcnemar(lambda a, b: {}[0])
+    assert result.status == "fail" and "raised KeyError" in capsys.readouterr().out
+
+    def nan_without_disagreements(a, b):
+        a_only, b_only, _ = _counts(a, b)
+        if a_only + b_only == 0:
+            return float("nan")
+        return mcnemar_ok(a, b)
+
+    result = ex.check_mcnemar(nan_without_disagreements)
+    out = capsys.readouterr().out
+    assert result.status == "fail" and "never disagree" in result.case and "is 1" in out
+
+    result = ex.check_mcnemar(lambda a, b: np.array([mcnemar_ok(a, b)] * 2))
+    assert result.status == "fail" and "one number" in capsys.readouterr().out

@@ -266,7 +266,7 @@ def test_seeded_comparison_reports_its_parts():
     assert result.mean_difference == pytest.approx(1 / 3)
     assert result.seed_standard_error == pytest.approx(np.std([0.5, 0, 0.5], ddof=1) / math.sqrt(3))
     per_image = (a.astype(float) - b).mean(axis=0)
-    assert result.test_standard_error == pytest.approx(np.std(per_image) / 2)
+    assert result.test_standard_error == pytest.approx(np.std(per_image, ddof=1) / 2)
     low, high = result.interval
     dof = 2 * (result.standard_error / result.seed_standard_error) ** 4  # Satterthwaite
     assert result.degrees_of_freedom == pytest.approx(dof)
@@ -325,6 +325,7 @@ def test_test_set_counts_every_use_and_keeps_its_arrays_read_only():
         (lambda: paired_difference([1, 0], [0, 1]).interval(95), "confidence"),
         (lambda: compare_over_seeds([[1, 0]], [[0, 1]]), "at least two seeds"),
         (lambda: compare_over_seeds([1, 0], [0, 1]), "\\(seeds, n\\)"),
+        (lambda: compare_over_seeds([[1], [0]], [[0], [1]]), "two test examples"),
         (lambda: student_t_quantile(0.0, 3), "strictly between"),
         (lambda: student_t_quantile(0.5, 0), "dof"),
         (lambda: student_t_quantile(0.5, float("nan")), "dof"),

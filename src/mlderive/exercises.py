@@ -23,9 +23,11 @@ verdict naming the exception. Relative errors are in the CS231n convention of
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from .functions import cross_entropy, one_hot, sigmoid, softmax, softmax_jacobia
 from .gradcheck import gradcheck, relative_error
 from .optim import Adam
 from .relu_networks import ReluNetwork
+from .uncertainty import mcnemar_exact
 
 PASS, FAIL, NOT_ATTEMPTED = "pass", "fail", "not attempted"
 
@@ -824,12 +827,18 @@ def check_relu_max(layers) -> CheckResult:
             if np.any(bad):
                 i = int(np.argmax(bad[:, 0]))
                 x1, x2 = X[i]
-                region = []
-                region.append("x1 >= x2" if x1 >= x2 else "x1 < x2")
-                region.append("x1 + x2 >= 0" if x1 + x2 >= 0 else "x1 + x2 < 0")
+                failing = X[bad[:, 0]]  # the region that every failing point of this case shares
+                sides = (
+                    (failing[:, 0] >= failing[:, 1], "x1 >= x2"),
+                    (failing[:, 0] < failing[:, 1], "x1 < x2"),
+                    (failing.sum(axis=1) >= 0, "x1 + x2 >= 0"),
+                    (failing.sum(axis=1) < 0, "x1 + x2 < 0"),
+                )
+                region = [text for holds, text in sides if np.all(holds)]
+                where = " and ".join(region) or "x1 - x2 and x1 + x2 take either sign"
                 hint = (
-                    f"it fails where {' and '.join(region)}: follow each unit's ReLU "
-                    "through that case; max(a, b) = (a + b)/2 + |a - b|/2."
+                    f"it fails where {where}: follow each unit's ReLU through that case; "
+                    "max(a, b) = (a + b)/2 + |a - b|/2."
                 )
                 if np.allclose(out, 2 * expected):
                     hint = "the output is twice the maximum: check the factors 1/2."
@@ -1142,6 +1151,147 @@ def check_adam_step(step: Callable) -> CheckResult:
     return _run("adam_step", body)
 
 
+# ----------------------------------------------------------------------------------------------
+# Comparing two models: McNemar's exact test
+# ----------------------------------------------------------------------------------------------
+
+
+def _binomial_half_tail(m: int, j: int) -> float:
+    """``P(X <= j)`` for ``X ~ Binomial(m, 1/2)``, exactly (integers, one rounding at the end);
+    0 for ``j < 0``."""
+    if j < 0:
+        return 0.0
+    return sum(math.comb(m, i) for i in range(min(j, m) + 1)) / 2**m
+
+
+def _two_sided_normal(z: float) -> float:
+    return 2 * (1 - NormalDist().cdf(abs(z)))
+
+
+def _mcnemar_case(n: int, a_only: int, b_only: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean verdicts of two models on ``n`` images, shuffled: ``a_only`` images only A gets
+    right, ``b_only`` only B, and of the rest a fixed share both right, the others both wrong."""
+    both = (n - a_only - b_only) * 9 // 10
+    neither = n - a_only - b_only - both
+    a = np.array([True] * a_only + [False] * b_only + [True] * both + [False] * neither)
+    b = np.array([False] * a_only + [True] * b_only + [True] * both + [False] * neither)
+    order = rng.permutation(n)
+    return a[order], b[order]
+
+
+def check_mcnemar(f: Callable[[np.ndarray, np.ndarray], float]) -> CheckResult:
+    """Check ``f(correct_a: (n,), correct_b: (n,)) -> p``, McNemar's exact two-sided p-value.
+
+    ``correct_a`` and ``correct_b`` are booleans, True where each model classifies a test image
+    right. The oracle is :func:`mlderive.uncertainty.mcnemar_exact` on the counts of images only
+    A and only B gets right: ``min(1, 2 P(X <= min(a_only, b_only)))`` with
+    ``X ~ Binomial(a_only + b_only, 1/2)``. Cases: uneven and even splits, a split on 10,000
+    images, and two models that never disagree. Tolerance 1e-9 relative.
+    """
+    rng = _rng(14)
+    cases = []
+    for n, a_only, b_only in ((200, 9, 2), (1000, 30, 45), (50, 4, 4), (10_000, 203, 150)):
+        case = f"n = {n} images, {a_only} only A right, {b_only} only B right"
+        cases.append((case, n, a_only, b_only, *_mcnemar_case(n, a_only, b_only, rng)))
+    cases.append(
+        ("n = 100 images, the models never disagree", 100, 0, 0, *_mcnemar_case(100, 0, 0, rng))
+    )
+
+    def wrong_answers(n: int, a_only: int, b_only: int, a, b) -> list[tuple[float, str]]:
+        m, j = a_only + b_only, min(a_only, b_only)
+        wrong = [
+            (
+                _binomial_half_tail(m, j),
+                "that is one tail only: the two-sided p-value doubles it, 2 P(X <= min), "
+                "because a split as uneven the other way is as much evidence.",
+            ),
+            (
+                2 * _binomial_half_tail(m, j),
+                "a p-value is a probability: cap it, min(1, 2 P(X <= min)). When the split is "
+                "even, the two tails overlap in the middle and their sum exceeds 1.",
+            ),
+            (
+                min(1.0, 2 * _binomial_half_tail(m, j - 1)),
+                "include the observed split itself: P(X <= min), not P(X < min).",
+            ),
+            (
+                min(1.0, 2 * _binomial_half_tail(m, a_only)),
+                "use min(a_only, b_only): the p-value must not depend on which model you call A.",
+            ),
+            (
+                min(1.0, 2 * _binomial_half_tail(n, j)),
+                "the binomial counts the disagreements only, m = a_only + b_only, not all n "
+                "images: images both models get right (or both wrong) say nothing about which "
+                "is better.",
+            ),
+        ]
+        if m > 0:
+            normal = "that is a normal approximation; the exercise asks for the exact binomial "
+            normal += "tail: sum the Binomial(m, 1/2) probabilities with math.comb."
+            wrong += [
+                (_two_sided_normal((a_only - b_only) / math.sqrt(m)), normal),
+                (_two_sided_normal(max(abs(a_only - b_only) - 1, 0) / math.sqrt(m)), normal),
+                (
+                    _two_sided_normal((a_only - b_only) / math.sqrt(n)),
+                    "the disagreements only enter, m = a_only + b_only, not all n images "
+                    "(and the exact test sums binomial probabilities, it does not divide by "
+                    "a square root).",
+                ),
+            ]
+            d = (a_only - b_only) / n
+            paired = math.sqrt((m / n - d * d) / n)
+            if paired > 0:
+                wrong.append((_two_sided_normal(d / paired), normal))
+        p_a, p_b = float(np.mean(a)), float(np.mean(b))
+        unpaired = math.sqrt((p_a * (1 - p_a) + p_b * (1 - p_b)) / n)
+        if unpaired > 0:
+            wrong.append(
+                (
+                    _two_sided_normal((p_a - p_b) / unpaired),
+                    "that compares the two accuracies as if they came from two independent "
+                    "test sets. On shared images they are correlated: the test uses only the "
+                    "images where the models disagree.",
+                )
+            )
+        return [(np.float64(value), hint) for value, hint in wrong]
+
+    def body() -> str:
+        for case, n, a_only, b_only, a, b in cases:
+            got = _as_array(_call(f, case, a, b), case, "the p-value")
+            if got.shape != ():
+                raise _Failure(
+                    case,
+                    f"the p-value has shape {got.shape}",
+                    "return one number, the p-value of the whole comparison.",
+                )
+            if not np.isfinite(got):
+                raise _Failure(
+                    case,
+                    "the p-value is nan or inf",
+                    "when the models never disagree (m = 0) there is no evidence either way and "
+                    "the p-value is 1; avoid dividing by m."
+                    if a_only + b_only == 0
+                    else "check every division: m = a_only + b_only is not zero here.",
+                )
+            _compare(
+                case,
+                "the p-value",
+                got,
+                mcnemar_exact(a_only, b_only),
+                1e-9,
+                wrong_answers(n, a_only, b_only, a, b),
+                "count a_only (A right, B wrong) and b_only; under the null each disagreement "
+                "goes either way with probability 1/2; sum the binomial tail up to the smaller "
+                "count and double it.",
+            )
+        return (
+            f"{len(cases)} cases (uneven, even, 10,000 images, no disagreement) agree with the "
+            "exact binomial test within 1e-9."
+        )
+
+    return _run("mcnemar", body)
+
+
 __all__ = [
     "CheckResult",
     "check_adam_step",
@@ -1152,6 +1302,7 @@ __all__ = [
     "check_l2_grad",
     "check_linear_backward",
     "check_logistic_grad",
+    "check_mcnemar",
     "check_newton_step",
     "check_relu_max",
     "check_sigmoid",

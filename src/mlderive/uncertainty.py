@@ -368,10 +368,11 @@ def compare_over_seeds(correct_a, correct_b, confidence: float = 0.95) -> Seeded
     * the seeds: ``seed_standard_error = std(d_s, ddof=1) / sqrt(k)`` from the per-seed
       differences ``d_s``;
     * the test images: ``test_standard_error``, the paired standard error of the per-image
-      differences averaged over seeds, ``std(mean_s D_si) / sqrt(n)``.
+      differences averaged over seeds, ``std(mean_s D_si, ddof=1) / sqrt(n)``.
 
-    Their squares add up to the variance of ``d`` plus a non-negative interaction term (the
-    comparing-models chapter proves it), so the combined error is conservative.
+    In expectation their squares add up to the variance of ``d`` plus a non-negative
+    interaction term (the comparing-models chapter proves it), so the combined error is
+    conservative. Both spreads use ``ddof=1``, the unbiased form the proof needs.
     """
     a, b = _check_pair(correct_a, correct_b, ndim=2)
     confidence = _confidence(confidence)
@@ -381,13 +382,15 @@ def compare_over_seeds(correct_a, correct_b, confidence: float = 0.95) -> Seeded
             f"compare_over_seeds needs at least two seeds per model to measure their spread; "
             f"got {k}. Train each model with more seeds (the book uses at least 3)."
         )
+    if n < 2:
+        raise ValueError(f"compare_over_seeds needs at least two test examples, got {n}.")
     per_image = a.astype(np.float64) - b.astype(np.float64)  # (k, n), entries -1, 0, 1
     differences = per_image.mean(axis=1)  # d_s, one per seed
     seed_averaged = per_image.mean(axis=0)  # one per test image
     return SeededComparison(
         differences=tuple(float(d) for d in differences),
         seed_standard_error=float(np.std(differences, ddof=1) / math.sqrt(k)),
-        test_standard_error=float(np.std(seed_averaged) / math.sqrt(n)),
+        test_standard_error=float(np.std(seed_averaged, ddof=1) / math.sqrt(n)),
         confidence=confidence,
     )
 
