@@ -164,6 +164,25 @@ def test_predict_and_existing_gradient_descent_still_work(blobs):
     assert losses[-1] < losses[0] and predict(W, b, X).shape == (len(X),)
 
 
+@pytest.mark.parametrize("l2", [0.0, 0.2])
+def test_gradient_descent_takes_the_steps_of_loss_and_gradients(blobs, l2):
+    # The loop checks its inputs once; each step must still be exactly the checked one.
+    X, y = blobs(14)
+
+    def halved(Z, labels):  # a custom logit gradient, as the cross-entropy chapter passes
+        return 0.5 * (softmax(Z) - np.eye(3)[labels]) / len(Z)
+
+    W_run, b_run, losses = gradient_descent(X, y, 3, lr=0.7, steps=5, l2=l2, logit_gradient=halved)
+    W, b = np.zeros((X.shape[1], 3)), np.zeros(3)
+    for t in range(6):
+        loss, dW, db = loss_and_gradients(W, b, X, y, l2, logit_gradient=halved)
+        assert losses[t] == loss
+        if t < 5:
+            W, b = W - 0.7 * dW, b - 0.7 * db
+    np.testing.assert_array_equal(W_run, W)
+    np.testing.assert_array_equal(b_run, b)
+
+
 def test_fit_accelerates_on_an_ill_conditioned_problem():
     # Feature scales from 0.1 to 10: plain gradient descent (or momentum without restarts)
     # needs tens of thousands of steps here; accelerated steps with backtracking about 1300.

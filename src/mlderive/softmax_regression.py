@@ -61,7 +61,12 @@ def loss_and_gradients(
     rule through ``Z = X W + b`` then gives ``dW = X^T dZ + l2 W`` and ``db = sum_i dZ_i``.
     """
     W, b, X = _check_parameters(W, b, X)
-    l2 = _check_l2(l2)
+    return _loss_and_gradients(W, b, X, labels, _check_l2(l2), logit_gradient)
+
+
+def _loss_and_gradients(W, b, X, labels, l2: float, logit_gradient: LogitGradient):
+    """:func:`loss_and_gradients` for arrays already checked (the inner loop of
+    :func:`gradient_descent`, which checks ``X``, the shapes and the labels once)."""
     Z = X @ W + b
     loss = cross_entropy(Z, labels) + 0.5 * l2 * float(np.sum(W * W))
     dZ = logit_gradient(Z, labels)
@@ -106,7 +111,8 @@ def gradient_descent(
     b = np.zeros(num_classes, dtype=X.dtype)
     losses = np.empty(steps + 1)
     for t in range(steps + 1):
-        loss, dW, db = loss_and_gradients(W, b, X, labels, l2, logit_gradient)
+        # X and the labels were checked above; W and b stay finite while the loss does.
+        loss, dW, db = _loss_and_gradients(W, b, X, labels, l2, logit_gradient)
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"the loss became {loss} at step {t} with learning rate {lr}: "
