@@ -286,3 +286,99 @@ def test_weighted_least_squares_step_refuses_saturated_probabilities():
         nt.irls_weighted_least_squares_step(np.full(X.shape[1], 1e3), 0.0, X, y)
     with pytest.raises(ValueError, match="shape"):
         nt.irls_weighted_least_squares_step(np.zeros(X.shape[1] + 1), 0.0, X, y)
+
+
+# ------------------------------------------------ loss gaps, exact curves, conjugate gradients
+
+
+def test_gradient_descent_records_the_loss_gap():
+    X, y, rng = regression(8)
+    w0 = rng.normal(size=X.shape[1])
+    run = nt.gradient_descent_least_squares(X, y, w0, tol=1e-6, ridge=0.1)
+    w_star = nt.solve_least_squares(X, y, ridge=0.1)
+    best = nt.least_squares_loss(X, y, w_star, ridge=0.1)
+    gap = (nt.least_squares_loss(X, y, run.w, ridge=0.1) - best) / (
+        nt.least_squares_loss(X, y, w0, ridge=0.1) - best
+    )
+    assert run.loss_gaps.shape == run.errors.shape and run.loss_gaps[0] == 1.0
+    assert abs(run.loss_gaps[-1] - gap) < 1e-9
+    assert np.all(np.diff(run.loss_gaps) <= 1e-15)  # step 1/L never increases the loss
+
+
+def test_curves_match_gradient_descent_step_by_step():
+    rng = np.random.default_rng(9)
+    eigenvalues = np.geomspace(1e-3, 1.0, 6)
+    X = nt.design_with_spectrum(eigenvalues, 30, rng)
+    y = rng.normal(size=30)
+    w0, w_star = rng.normal(size=6), nt.solve_least_squares(X, y)
+    run = nt.gradient_descent_least_squares(X, y, w0, max_steps=300, w_star=w_star)
+    H = nt.least_squares_hessian(X)
+    curves = nt.gradient_descent_curves(H, w0, w_star, np.arange(301))
+    assert np.allclose(curves.errors, run.errors, rtol=1e-9, atol=1e-14)
+    assert np.allclose(curves.loss_gaps, run.loss_gaps, rtol=1e-7, atol=1e-14)
+    step = 1.5 / eigenvalues.max()
+    run_long = nt.gradient_descent_least_squares(X, y, w0, step=step, max_steps=50, w_star=w_star)
+    by_curves = nt.gradient_descent_curves(H, w0, w_star, np.array([50]), step=step)
+    assert abs(by_curves.errors[0] - run_long.errors[-1]) < 1e-9
+
+
+def test_curves_weight_components_by_their_curvature():
+    H = np.diag([1.0, 1e-4])
+    w_star = np.zeros(2)
+    curves = nt.gradient_descent_curves(H, np.array([1.0, 1.0]), w_star, np.array([0, 100]))
+    # after 100 steps of size 1: the steep component is gone, the flat one almost untouched
+    assert curves.errors[0] == 1.0 and curves.loss_gaps[0] == 1.0
+    assert abs(curves.errors[1] - (1 - 1e-4) ** 100 / math.sqrt(2)) < 1e-12
+    assert abs(curves.loss_gaps[1] - 1e-4 * (1 - 1e-4) ** 200 / (1 + 1e-4)) < 1e-15
+
+
+def test_curves_reject_bad_input():
+    H = np.eye(2)
+    with pytest.raises(ValueError, match="steps"):
+        nt.gradient_descent_curves(H, np.ones(2), np.zeros(2), np.array([1.5]))
+    with pytest.raises(ValueError, match="steps"):
+        nt.gradient_descent_curves(H, np.ones(2), np.zeros(2), np.array([-1]))
+    with pytest.raises(ValueError, match="not the Hessian"):
+        nt.gradient_descent_curves(np.diag([1.0, -1.0]), np.ones(2), np.zeros(2), np.array([1]))
+    with pytest.raises(ValueError, match="2/L"):
+        nt.gradient_descent_curves(H, np.ones(2), np.zeros(2), np.array([1]), step=2.0)
+    with pytest.raises(ValueError, match="no gap"):
+        nt.gradient_descent_curves(H, np.zeros(2), np.zeros(2), np.array([1]))
+    with pytest.raises(ValueError, match="shape"):
+        nt.gradient_descent_curves(H, np.ones(3), np.zeros(2), np.array([1]))
+
+
+def test_conjugate_gradients_end_in_at_most_d_steps():
+    X, y, rng = regression(10)
+    run = nt.conjugate_gradient_least_squares(X, y, rng.normal(size=X.shape[1]), tol=1e-10)
+    assert run.converged and run.steps <= X.shape[1] + 1
+    assert relative(run.w, nt.solve_least_squares(X, y)) < 1e-9
+    assert np.all(np.diff(run.loss_gaps) <= 1e-12)  # each step minimises J on a larger space
+
+
+@pytest.mark.parametrize("kappa", [10.0, 1e3, 1e5])
+def test_conjugate_gradients_need_about_sqrt_kappa_steps(kappa):
+    rng = np.random.default_rng(11)
+    eigenvalues = np.concatenate([[1 / kappa, 1.0], rng.uniform(1 / kappa, 1.0, size=398)])
+    X = nt.design_with_spectrum(eigenvalues, 400, rng)
+    y = rng.normal(size=400)
+    tol = 1e-6
+    run = nt.conjugate_gradient_least_squares(X, y, np.zeros(400), tol=tol)
+    # ||e_t|| / ||e_0|| <= sqrt(kappa) ||e_t||_H / ||e_0||_H <= 2 sqrt(kappa) q^t with
+    # q = (sqrt(kappa) - 1) / (sqrt(kappa) + 1) and ln(1/q) >= 2 / sqrt(kappa)
+    bound = math.sqrt(kappa) / 2 * math.log(2 * math.sqrt(kappa) / tol)
+    gd = nt.predict_gd_steps(eigenvalues, tol)
+    assert run.converged and run.steps <= bound + 1 and run.steps < gd
+
+
+def test_conjugate_gradients_report_non_convergence_and_bad_input():
+    X, y, rng = regression(12)
+    w0 = rng.normal(size=X.shape[1])
+    run = nt.conjugate_gradient_least_squares(X, y, w0, tol=1e-14, max_steps=2)
+    assert not run.converged and run.steps == 2
+    with pytest.raises(ValueError, match="w_star"):
+        nt.conjugate_gradient_least_squares(X, y, w0, w_star=np.zeros(2))
+    with pytest.raises(ValueError, match="tol"):
+        nt.conjugate_gradient_least_squares(X, y, w0, tol=0.0)
+    start = nt.conjugate_gradient_least_squares(X, y, nt.solve_least_squares(X, y))
+    assert start.converged and start.steps == 0

@@ -185,6 +185,27 @@ def test_margin_width_shrinks_as_C_grows():
     assert np.all(np.diff(widths) <= 1e-12)
 
 
+def test_solve_primal_at_width_finds_the_C_of_a_given_width():
+    X, y = binary_problem(80, 2, 9, noise=1.0)
+    for C_target in (0.01, 0.3, 5.0):
+        width = 2 / np.linalg.norm(svm.solve_primal(X, y, C_target).w)
+        C, solution = svm.solve_primal_at_width(X, y, width)
+        assert abs(2 / np.linalg.norm(solution.w) - width) < 1e-7 * width
+        assert abs(np.log(C / C_target)) < 1e-3
+        assert np.allclose(solution.w, svm.solve_primal(X, y, C).w)
+
+
+def test_solve_primal_at_width_refuses_unreachable_widths():
+    X, y = binary_problem(80, 2, 9, noise=1.0)
+    narrowest = 2 / np.linalg.norm(svm.solve_primal(X, y, 1e3).w)
+    with pytest.raises(ValueError, match="cannot be reached"):
+        svm.solve_primal_at_width(X, y, 0.5 * narrowest)
+    with pytest.raises(ValueError, match="C_low"):
+        svm.solve_primal_at_width(X, y, narrowest, C_low=10.0, C_high=1.0)
+    with pytest.raises(ValueError, match="width"):
+        svm.solve_primal_at_width(X, y, -1.0)
+
+
 # ----------------------------------------------------------------------------------------------
 # The usual soft margin (L1 slack): the box-constrained dual
 # ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ lives in :mod:`mlderive.multiclass_hinge`.)
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 from typing import NamedTuple
 
@@ -273,6 +274,46 @@ def solve_primal(X, y, C, tol: float = 1e-9, max_iter: int = 100) -> PrimalSolut
         f"solve_primal did not reach max |gradient| <= {tol} in {max_iter} Newton steps "
         f"(last: {gradient_norm:.3g}). Raise max_iter or tol, or rescale X."
     )
+
+
+def solve_primal_at_width(
+    X, y, width, C_low: float = 1e-3, C_high: float = 1e3, steps: int = 60
+) -> tuple[float, PrimalSolution]:
+    """The squared-slack SVM whose margin width ``2 / ||w||`` equals ``width``, and its ``C``.
+
+    The width does not increase with ``C`` (the optimal ``||w_C||`` is non-decreasing), so a
+    bisection on ``log C`` over ``[C_low, C_high]`` with ``steps`` halvings finds it; each
+    trial is a :func:`solve_primal`. Returns ``(C, solution)``. Raises ValueError if ``width``
+    lies outside the range of widths between ``C_low`` and ``C_high``: on data that no
+    hyperplane separates, the width tends to a positive limit as ``C`` grows, so very narrow
+    margins cannot be reached at any ``C``.
+    """
+    X, y = _check_binary(X, y)
+    width = positive_number(width, "width")
+    C_low, C_high = check_C(C_low), check_C(C_high)
+    steps = positive_int(steps, "steps")
+    if not C_low < C_high:
+        raise ValueError(f"C_low must be below C_high, got {C_low!r} and {C_high!r}.")
+
+    def width_at(log_C: float) -> tuple[float, PrimalSolution]:
+        solution = solve_primal(X, y, math.exp(log_C))
+        return 2.0 / max(float(np.linalg.norm(solution.w)), 1e-300), solution
+
+    low, high = math.log(C_low), math.log(C_high)
+    widest, narrowest = width_at(low)[0], width_at(high)[0]
+    if not narrowest <= width <= widest:
+        raise ValueError(
+            f"width {width:.4g} cannot be reached: between C = {C_low:g} and C = {C_high:g} the "
+            f"margin width runs from {widest:.4g} down to {narrowest:.4g}."
+        )
+    for _ in range(steps):
+        middle = 0.5 * (low + high)
+        if width_at(middle)[0] > width:
+            low = middle
+        else:
+            high = middle
+    C = math.exp(0.5 * (low + high))
+    return C, solve_primal(X, y, C)
 
 
 def solve_dual(G, y, C, tol: float = 1e-10, max_iter: int = 1_000_000) -> DualSolution:
