@@ -232,6 +232,21 @@ def test_search_losses_are_those_of_the_models_trained_alone(blobs):
     assert result.val_accuracy[i, -1] == acc[0]
 
 
+def test_search_returns_the_trained_finalists(blobs):
+    """The last rung's models are kept, each exactly as training it alone would give."""
+    X, y, configs, result = tiny_search(blobs)
+    assert list(result.finalists) == result.alive[-1].tolist()
+    for i, model in result.finalists.items():
+        assert model.size == 1 and model.epochs == result.rung_epochs[-1]
+        alone = train_many(
+            X[:90], y[:90], [configs.lrs[i]], [configs.l2s[i]], configs.batch_sizes[i], epochs=4
+        )
+        for name in ("W", "b", "W_avg", "b_avg"):
+            np.testing.assert_allclose(getattr(model, name), getattr(alone, name), atol=1e-12)
+        loss, _ = evaluate(model.W_avg, model.b_avg, X[90:], y[90:])
+        assert result.val_loss[i, -1] == pytest.approx(loss[0], rel=1e-12)
+
+
 def test_search_drops_a_diverging_configuration_at_the_first_cut(blobs):
     _, _, _, result = tiny_search(blobs, diverging=True)
     np.testing.assert_array_equal(np.flatnonzero(result.diverged), [1])

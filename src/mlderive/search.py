@@ -28,7 +28,7 @@ freezes it at zero, and the search ranks it last so it is dropped at the next ru
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -413,7 +413,10 @@ class SearchResult:
     ``val_accuracy: (n, rung_epochs[-1])``, entry ``[i, e - 1]`` after ``e`` epochs (NaN where
     configuration i was no longer trained); ``diverged: (n,)``; ``best`` the index of the
     winner (lowest validation loss at the last rung); ``model_epochs`` the total number of
-    epochs trained, summed over all models.
+    epochs trained, summed over all models; ``finalists``: for each configuration of the last
+    rung, its trained model as a one-model :class:`ModelStack` (last iterate ``W``, ``b`` and
+    tail average ``W_avg``, ``b_avg``), so that a choice between the two can be made on
+    validation data without training again.
     """
 
     configurations: Configurations
@@ -424,6 +427,7 @@ class SearchResult:
     diverged: np.ndarray
     best: int
     model_epochs: int
+    finalists: dict[int, ModelStack] = field(default_factory=dict)
 
     @property
     def best_epochs(self) -> int:
@@ -497,6 +501,11 @@ def successive_halving(
     last = alive_per_rung[-1]
     best = int(last[np.argmin(val_loss[last, int(rungs[-1]) - 1])])
     diverged = np.isposinf(val_loss).any(axis=1)
+    finalists = {
+        int(member): stack.subset([j])
+        for members, stack in stacks.values()
+        for j, member in enumerate(members)
+    }
     return SearchResult(
         configurations,
         rungs,
@@ -506,4 +515,5 @@ def successive_halving(
         diverged,
         best,
         model_epochs,
+        dict(sorted(finalists.items())),
     )
