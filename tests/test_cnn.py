@@ -3,6 +3,7 @@ for the allocator tuning the trainer switches on."""
 
 from __future__ import annotations
 
+import pickle
 import platform
 
 import numpy as np
@@ -11,9 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlderive.allocator import keep_freed_memory
-from mlderive.cnn import confusion_matrix, small_cnn
+from mlderive.cnn import LowerRateAfter, confusion_matrix, small_cnn
 from mlderive.conv import Conv2d
 from mlderive.gradcheck import model_gradient_errors
+from mlderive.optim import SGD, Adam
+from mlderive.training import train
 
 # ------------------------------------------------------------------------------ small_cnn
 
@@ -129,6 +132,79 @@ def test_confusion_matrix_bad_input_names_the_problem():
         confusion_matrix([0, 2], [0, 1], classes=2)
     with pytest.raises(ValueError, match="predictions"):
         confusion_matrix([0, 1], [-1, 1], classes=2)
+
+
+# ------------------------------------------------------------------------------ LowerRateAfter
+
+
+def iterates_of(optimizer, gradients):
+    """Apply ``optimizer`` to one parameter with the given gradients; return the iterates."""
+    params = {"w": np.array([1.0, -2.0, 0.5])}
+    iterates = []
+    for g in gradients:
+        optimizer.step(params, {"w": g})
+        iterates.append(params["w"].copy())
+    return iterates
+
+
+def test_lower_rate_after_equals_changing_the_rate_by_hand():
+    gradients = list(np.random.default_rng(0).normal(size=(7, 3)))
+    by_hand, plain = [], Adam(0.1)
+    params = {"w": np.array([1.0, -2.0, 0.5])}
+    for step, g in enumerate(gradients):
+        plain.lr = 0.1 if step < 4 else 0.01  # Adam's moments carry over the change
+        plain.step(params, {"w": g})
+        by_hand.append(params["w"].copy())
+    scheduled = LowerRateAfter(Adam(0.1), steps=4, factor=0.1)
+    np.testing.assert_array_equal(iterates_of(scheduled, gradients), by_hand)
+    assert scheduled.taken == 7 and scheduled.lr == pytest.approx(0.01)
+
+
+def test_lower_rate_after_reads_and_resets_its_rate():
+    scheduled = LowerRateAfter(SGD(0.5), steps=2, factor=0.2)
+    assert scheduled.lr == 0.5
+    iterates_of(scheduled, [np.ones(3)] * 2)
+    assert scheduled.lr == pytest.approx(0.1) and scheduled.optimizer.lr == 0.5
+    iterates_of(scheduled, [np.ones(3)])
+    assert scheduled.optimizer.lr == pytest.approx(0.1)
+    scheduled.reset()
+    assert scheduled.taken == 0 and scheduled.lr == 0.5 and scheduled.optimizer.lr == 0.5
+    assert "steps=2" in repr(scheduled)
+
+
+def test_lower_rate_after_in_one_training_call_equals_two_calls():
+    rng = np.random.default_rng(3)
+    X, labels = rng.random((40, 64), dtype=np.float32), rng.integers(0, 10, size=40)
+    model_a = small_cnn((2, 3), input_shape=(1, 8, 8), seed=5)
+    model_b = small_cnn((2, 3), input_shape=(1, 8, 8), seed=5)
+    steps_per_epoch = 4  # 40 rows in batches of 10
+    schedule = LowerRateAfter(Adam(0.01), steps=2 * steps_per_epoch, factor=0.1)
+    one = train(model_a, schedule, X, labels, epochs=3, batch_size=10, shuffle=False)
+    adam = Adam(0.01)
+    two = [train(model_b, adam, X, labels, epochs=2, batch_size=10, shuffle=False)]
+    adam.lr = 0.001
+    two.append(train(model_b, adam, X, labels, epochs=1, batch_size=10, shuffle=False))
+    for name in model_a.params:
+        np.testing.assert_allclose(model_a.params[name], model_b.params[name], rtol=1e-6)
+    np.testing.assert_allclose(
+        one.step_losses, np.concatenate([h.step_losses for h in two]), rtol=1e-6
+    )
+
+
+def test_lower_rate_after_survives_pickling():  # train_in_parallel sends it to a worker
+    scheduled = LowerRateAfter(Adam(0.1), steps=3)
+    iterates_of(scheduled, [np.ones(3)] * 4)
+    copy = pickle.loads(pickle.dumps(scheduled))
+    assert copy.taken == 4 and copy.lr == pytest.approx(0.01)
+
+
+def test_lower_rate_after_bad_input_names_the_problem():
+    with pytest.raises(TypeError, match="optimiser with a learning rate"):
+        LowerRateAfter(0.1, steps=3)
+    with pytest.raises(ValueError, match="steps"):
+        LowerRateAfter(Adam(0.1), steps=0)
+    with pytest.raises(ValueError, match="factor"):
+        LowerRateAfter(Adam(0.1), steps=3, factor=-1)
 
 
 # ------------------------------------------------------------------------------ allocator

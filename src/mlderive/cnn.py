@@ -3,7 +3,9 @@
 * :func:`small_cnn` -- conv 3x3 - max-pool - ReLU - conv 3x3 - max-pool - ReLU - dense, with
   optional batch norm (after each convolution) and dropout (before the dense layer): a
   :class:`mlderive.models.Network` of :mod:`mlderive.conv` and :mod:`mlderive.layers` layers;
-* :func:`confusion_matrix` -- counts of (true class, predicted class).
+* :func:`confusion_matrix` -- counts of (true class, predicted class);
+* :class:`LowerRateAfter` -- an optimiser whose learning rate drops once, after a given number
+  of steps (the best network's schedule, in one call to :func:`mlderive.training.train`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import numpy as np
 from .conv import BatchNorm, Conv2d, Dropout, Flatten, MaxPool2d
 from .layers import DEFAULT_DTYPE, Linear, ReLU
 from .models import Network
-from .validation import check_int_labels, nonnegative_int, positive_int, probability
+from .validation import (
+    ArgumentTypeError,
+    check_int_labels,
+    nonnegative_int,
+    positive_int,
+    positive_number,
+    probability,
+)
 
 
 def small_cnn(
@@ -93,4 +102,48 @@ def confusion_matrix(labels, predictions, classes: int) -> np.ndarray:
     return counts
 
 
-__all__ = ["confusion_matrix", "small_cnn"]
+class LowerRateAfter:
+    """Wrap an optimiser: its first ``steps`` steps use its learning rate ``lr``, every later
+    step ``factor * lr``. Its state (Adam's running averages, a momentum) carries over.
+
+    Training "5 epochs at ``lr``, then 1 at ``lr / 10``" is then one call to
+    :func:`mlderive.training.train` with ``epochs=6`` and
+    ``LowerRateAfter(Adam(lr), steps=5 * steps_per_epoch, factor=0.1)``, which is what
+    :func:`mlderive.parallel.train_in_parallel` can run. ``lr`` reads the rate of the next
+    step; ``reset()`` forgets the state and restores the first rate.
+    """
+
+    def __init__(self, optimizer, steps: int, factor: float = 0.1):
+        if not callable(getattr(optimizer, "step", None)) or not hasattr(optimizer, "lr"):
+            raise ArgumentTypeError(
+                f"optimizer must be an optimiser with a learning rate lr and a step(params, "
+                f"grads) method (e.g. mlderive.optim.Adam(1e-3)), got {optimizer!r:.60}."
+            )
+        self.optimizer = optimizer
+        self.steps = positive_int(steps, "steps")
+        self.factor = positive_number(factor, "factor", " (the learning rate's multiplier)")
+        self.first_lr = float(optimizer.lr)
+        self.taken = 0
+
+    def __repr__(self) -> str:
+        return f"LowerRateAfter({self.optimizer!r}, steps={self.steps}, factor={self.factor})"
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step."""
+        return self.first_lr * (self.factor if self.taken >= self.steps else 1.0)
+
+    def step(self, params, grads) -> None:
+        """One step of the wrapped optimiser, at :attr:`lr`."""
+        self.optimizer.lr = self.lr
+        self.optimizer.step(params, grads)
+        self.taken += 1
+
+    def reset(self) -> None:
+        """Forget the wrapped optimiser's state and the steps taken."""
+        self.optimizer.reset()
+        self.optimizer.lr = self.first_lr
+        self.taken = 0
+
+
+__all__ = ["LowerRateAfter", "confusion_matrix", "small_cnn"]
