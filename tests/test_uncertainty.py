@@ -97,12 +97,16 @@ def test_mcnemar_of_a_large_table_stays_finite():
 # ---------------------------------------------------------------- paired difference
 
 
-@given(
-    data=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=300),
-)
+@st.composite
+def paired_outcomes(draw, max_size):
+    """Two models' right/wrong on the same images: boolean arrays a, b of one length."""
+    pairs = draw(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=max_size))
+    return np.array([x for x, _ in pairs]), np.array([y for _, y in pairs])
+
+
+@given(data=paired_outcomes(max_size=300))
 def test_paired_standard_error_is_the_spread_of_the_per_image_differences(data):
-    a = np.array([x for x, _ in data])
-    b = np.array([y for _, y in data])
+    a, b = data
     result = paired_difference(a, b)
     D = a.astype(float) - b.astype(float)
     assert result.difference == pytest.approx(D.mean(), abs=1e-15)
@@ -140,24 +144,27 @@ def test_paired_standard_error_matches_the_spread_over_fresh_test_sets():
     assert np.mean(unpaired) > 1.8 * true_spread
 
 
-def test_paired_interval_covers_the_true_difference_at_its_nominal_rate():
-    rng = np.random.default_rng(3)
-    true_difference = 0.90 - 0.88
+def assert_covers_at_95_percent(interval_of, trials, n, seed):
+    """interval_of(a, b, trial) -> (low, high) must cover the true difference 0.90 - 0.88 in
+    95% of `trials` simulated pairs of classifiers on n shared images (to 3 binomial s.e.)."""
+    rng = np.random.default_rng(seed)
     hits = 0
-    trials = 3000
-    for _ in range(trials):
-        a, b = correlated_classifiers(rng, 5000, 0.90, 0.88, shared=0.8)
-        low, high = paired_difference(a, b).interval(0.95)
-        hits += low <= true_difference <= high
+    for trial in range(trials):
+        a, b = correlated_classifiers(rng, n, 0.90, 0.88, shared=0.8)
+        low, high = interval_of(a, b, trial)
+        hits += low <= 0.90 - 0.88 <= high
     assert hits / trials == pytest.approx(0.95, abs=3 * math.sqrt(0.95 * 0.05 / trials))
 
 
-@given(
-    data=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=200),
-)
+def test_paired_interval_covers_the_true_difference_at_its_nominal_rate():
+    assert_covers_at_95_percent(
+        lambda a, b, _: paired_difference(a, b).interval(0.95), trials=3000, n=5000, seed=3
+    )
+
+
+@given(data=paired_outcomes(max_size=200))
 def test_paired_standard_error_lies_in_the_range_known_from_the_accuracies_alone(data):
-    a = np.array([x for x, _ in data])
-    b = np.array([y for _, y in data])
+    a, b = data
     result = paired_difference(a, b)
     smallest, largest = paired_standard_error_range(result.accuracy_a, result.accuracy_b, len(a))
     assert smallest - 1e-12 <= result.standard_error <= largest + 1e-12
@@ -195,15 +202,12 @@ def test_paired_bootstrap_agrees_with_scipy_bootstrap():
 
 
 def test_paired_bootstrap_covers_the_true_difference_at_its_nominal_rate():
-    rng = np.random.default_rng(7)
-    true_difference = 0.90 - 0.88
-    trials = 1000
-    hits = 0
-    for trial in range(trials):
-        a, b = correlated_classifiers(rng, 3000, 0.90, 0.88, shared=0.8)
-        low, high = paired_bootstrap(a, b, resamples=2000, seed=trial)
-        hits += low <= true_difference <= high
-    assert hits / trials == pytest.approx(0.95, abs=3 * math.sqrt(0.95 * 0.05 / trials))
+    assert_covers_at_95_percent(
+        lambda a, b, trial: paired_bootstrap(a, b, resamples=2000, seed=trial),
+        trials=1000,
+        n=3000,
+        seed=7,
+    )
 
 
 def test_paired_bootstrap_is_reproducible_from_its_seed():

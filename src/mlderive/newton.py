@@ -191,6 +191,18 @@ class GradientDescentRun:
         return len(self.errors) - 1
 
 
+def _iteration_start(X, y, w, ridge: float, w_star) -> tuple[np.ndarray, np.ndarray, float]:
+    """The start of an iterative solver: a float64 copy of ``w: (d,)``, the minimiser
+    ``w_star: (d,)`` (solved for when None, checked otherwise) and ``||w - w_star||``."""
+    if w_star is None:
+        w_star = solve_least_squares(X, y, ridge)
+    w_star = as_float_array(w_star, "w_star", ndim=1, finite=True)
+    if w_star.shape != w.shape:
+        raise ValueError(f"w_star must have shape {w.shape}, got {w_star.shape}.")
+    w = w.astype(np.float64, copy=True)
+    return w, w_star, float(np.linalg.norm(w - w_star))
+
+
 def gradient_descent_least_squares(
     X,
     y,
@@ -221,13 +233,7 @@ def gradient_descent_least_squares(
             f"converge (L = {largest:.4g} is the largest eigenvalue of the Hessian); got {step!r}."
         )
     max_steps = nonnegative_int(max_steps, "max_steps")
-    if w_star is None:
-        w_star = solve_least_squares(X, y, ridge)
-    w_star = as_float_array(w_star, "w_star", ndim=1, finite=True)
-    if w_star.shape != w.shape:
-        raise ValueError(f"w_star must have shape {w.shape}, got {w_star.shape}.")
-    w = w.astype(np.float64, copy=True)
-    initial = np.linalg.norm(w - w_star)
+    w, w_star, initial = _iteration_start(X, y, w, ridge, w_star)
     if initial == 0:
         return GradientDescentRun(w, np.zeros(1), True, np.zeros(1))
     gradient = H @ w - g  # = H (w - w*), so (w - w*) . gradient = 2 (J(w) - J*)
@@ -267,13 +273,7 @@ def conjugate_gradient_least_squares(
     max_steps = nonnegative_int(max_steps, "max_steps")
     H = least_squares_hessian(X, ridge)
     g = X.T @ y / X.shape[0]
-    if w_star is None:
-        w_star = solve_least_squares(X, y, ridge)
-    w_star = as_float_array(w_star, "w_star", ndim=1, finite=True)
-    if w_star.shape != w.shape:
-        raise ValueError(f"w_star must have shape {w.shape}, got {w_star.shape}.")
-    w = w.astype(np.float64, copy=True)
-    initial = np.linalg.norm(w - w_star)
+    w, w_star, initial = _iteration_start(X, y, w, ridge, w_star)
     if initial == 0:
         return GradientDescentRun(w, np.zeros(1), True, np.zeros(1))
     initial_gap = float((w - w_star) @ (H @ (w - w_star)))
