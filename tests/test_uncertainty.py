@@ -285,6 +285,9 @@ def test_a_clear_difference_is_ranked_and_a_tie_is_not():
     assert compare_over_seeds(a, b).ranked == 1
     assert compare_over_seeds(b, a).ranked == -1
     assert compare_over_seeds(a, a).ranked == 0
+    assert compare_over_seeds(a, b).verdict("A", "B").startswith("A ranked above B")
+    assert compare_over_seeds(b, a).verdict("B", "A").startswith("A ranked above B")
+    assert compare_over_seeds(a, a).verdict("A", "B").startswith("no ranking")
 
 
 # ---------------------------------------------------------------- the counted test set

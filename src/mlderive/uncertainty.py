@@ -357,6 +357,14 @@ class SeededComparison:
         low, high = self.interval
         return 1 if low > 0 else -1 if high < 0 else 0
 
+    def verdict(self, name_a: str, name_b: str) -> str:
+        """The rule's verdict in words, e.g. ``"SGD ranked above Adam"`` or ``"no ranking"``,
+        for a sentence whose claim must follow the evidence wherever the book is run."""
+        if self.ranked == 0:
+            return f"no ranking of {name_a} and {name_b}: the interval contains zero"
+        first, second = (name_a, name_b) if self.ranked == 1 else (name_b, name_a)
+        return f"{first} ranked above {second}: the interval excludes zero"
+
 
 def compare_over_seeds(correct_a, correct_b, confidence: float = 0.95) -> SeededComparison:
     """Compare two models trained with ``k >= 2`` seeds each and scored on the same images.
