@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,19 @@ def test_copies_are_made_once_and_reset_on_request(tmp_path):
 def test_the_reproduction_table_shows_numbers_in_the_copy(book):
     intro = book.render((ROOT / "book" / "intro.md").read_text(), "intro.md")
     assert "{glue" not in intro, "a glue key of the reproduction table has no stored value"
+
+
+def test_every_reference_in_the_book_names_a_label_the_book_defines(book):
+    """A {ref} to a label that no longer exists prints the bare label in the PDF."""
+    pages = {name: lab_copy.markdown_of(notebook) for name, notebook in book.notebooks.items()}
+    pages.update({path.name: path.read_text() for path in (ROOT / "book").glob("*.md")})
+    targets = {
+        label for text in pages.values() for label in re.findall(r"^\(([\w-]+)\)=", text, re.M)
+    }
+    missing = {
+        (name, label)
+        for name, text in pages.items()
+        for role, _, label in lab_copy.REFERENCE.findall(text)
+        if role in ("ref", "prf:ref") and label.strip() not in set(book.labels) | targets
+    }
+    assert not missing, sorted(missing)

@@ -26,7 +26,9 @@ ALL_TITLES = [title for chapter in CHAPTERS for title in exercise_titles(chapter
 
 
 def words(text: str) -> str:
-    """Text with line breaks, hyphenation at line ends and repeated spaces removed."""
+    """Text with line breaks, hyphenation at line ends and repeated spaces removed, and
+    LaTeX's curly apostrophes made straight."""
+    text = text.replace("\u2019", "'")
     return re.sub(r"\s+", " ", re.sub(r"-\n\s*", "", text))
 
 
