@@ -8,6 +8,7 @@ copies are made in memory and must hold no raw MyST: every glued key has a store
 reference points into the same notebook or to a label another chapter defines.
 """
 
+import ast
 import importlib.util
 import json
 import re
@@ -84,3 +85,18 @@ def test_markdown_renders_in_jupyterlab_too(path):
     labels = {label for pattern in LABELS for label in pattern.findall(text)}
     outside = sorted({target for _, target in REFERENCE.findall(text)} - labels)
     assert not outside, f"{path.name} refers to labels that no chapter defines: {outside}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glued_value_is_a_plain_python_literal(path):
+    """The website, the PDF's table test and the lab copy read glued values back as literals:
+    glue float(x), not a NumPy scalar (whose record is "np.float64(...)")."""
+    for cell in json.loads(path.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            key = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            record = output.get("data", {}).get("application/papermill.record/text/plain")
+            if key and record is not None:
+                try:
+                    ast.literal_eval(record)
+                except ValueError:
+                    pytest.fail(f"{path.name}: glue {key!r} stores {record[:60]!r}, not a literal")
